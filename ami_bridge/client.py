@@ -1,0 +1,274 @@
+"""One supervised AMI connection: connect, log in, keep alive, reconnect with backoff.
+
+Why not panoramisk's Manager (1.4, the last release): it retries every 2 s without backoff, hides a
+failed login, never times out an action, leaves half-answered actions hanging forever on disconnect,
+re-sends unanswered ones (an Originate can run twice), never checks Ping replies, and drops UTF-8
+characters split across reads. This client keeps the same shape (actions in, events out) with
+those cases handled; see README "AMI link".
+
+Everything Asterisk sends comes out of `stream` in order, as `Frame`s, with `LinkUp`/`LinkDown`
+markers between connections. One consumer task reads it, so events are applied in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .protocol import AmiParser, AmiProtocolError, FieldValue, Frame, FrameKind, encode_action
+
+log = logging.getLogger(__name__)
+
+
+class AmiError(RuntimeError):
+    """Base of the AMI link's errors."""
+
+
+class AmiUnreachable(AmiError):
+    """No TCP connection to Asterisk's AMI (retried with backoff)."""
+
+
+class AmiAuthError(AmiError):
+    """Asterisk refused the AMI user or secret: fatal, not retried."""
+
+
+class AmiActionError(AmiError):
+    """Asterisk answered an action with Response: Error."""
+
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(f"AMI action {action} failed: {message}")
+        self.action = action
+        self.message = message
+
+
+class AmiTimeout(AmiError):
+    """No (complete) reply to an action in time."""
+
+
+class AmiDisconnected(AmiError):
+    """The link dropped while an action waited for its reply. The action may or may not have run."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkUp:
+    version: str
+    connection: int  # 1 for the first connection, then 2, 3... after reconnects
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDown:
+    reason: str
+
+
+StreamItem = Frame | LinkUp | LinkDown
+
+
+@dataclass
+class _Pending:
+    action: str
+    as_list: bool
+    future: asyncio.Future[list[Frame]]
+    frames: list[Frame] = field(default_factory=list)
+
+
+class AmiClient:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        *,
+        connect_timeout: float = 5.0,
+        action_timeout: float = 10.0,
+        ping_interval: float = 10.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
+        self.host, self.port, self.username = host, port, username
+        self._secret = secret
+        self.connect_timeout = connect_timeout
+        self.action_timeout = action_timeout
+        self.ping_interval = ping_interval
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.stream: asyncio.Queue[StreamItem] = asyncio.Queue()
+        self.connected = asyncio.Event()
+        self.connections = 0
+        self._ids = itertools.count(1)
+        self._pending: dict[str, _Pending] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._closing = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    # ------------------------------------------------------------------ supervisor
+    async def run(self) -> None:
+        """Stay connected until close(). Raises AmiAuthError (fatal) on a refused login."""
+        delay = self.backoff_initial
+        while not self._closing:
+            try:
+                reason = await self._session()
+                delay = self.backoff_initial  # it was up: retry soon
+            except AmiUnreachable as exc:
+                reason = str(exc)
+            if self._closing:
+                break
+            log.warning("AMI link to %s down (%s); reconnecting in %.1f s", self.address, reason, delay)
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _session(self) -> str:
+        reader, writer = await self._open()
+        self._writer = writer
+        parser = AmiParser()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            version = await self._login(reader, parser)
+            self.connections += 1
+            log.info("AMI connected to %s (Asterisk Call Manager %s), link #%d", self.address, version, self.connections)
+            self.connected.set()
+            await self.stream.put(LinkUp(version, self.connections))
+            tasks = [
+                asyncio.create_task(self._read(reader, parser), name="ami-reader"),
+                asyncio.create_task(self._keepalive(), name="ami-keepalive"),
+            ]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            return str(next(iter(done)).exception() or "closed by Asterisk")
+        finally:
+            self.connected.clear()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            writer.close()
+            self._writer = None
+            self._fail_pending("AMI link lost")
+            if self.connections:
+                await self.stream.put(LinkDown("link lost"))
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise AmiUnreachable(
+                f"cannot reach Asterisk AMI at {self.address}: {exc or 'timed out'} "
+                f"(is Asterisk running? `hotline asterisk status`)"
+            ) from None
+
+    async def _login(self, reader: asyncio.StreamReader, parser: AmiParser) -> str:
+        """Read the banner and log in before anything else flows."""
+        action_id = f"login-{next(self._ids)}"
+        assert self._writer is not None
+        self._writer.write(encode_action("Login", action_id, {"Username": self.username, "Secret": self._secret}))
+        deadline = asyncio.get_running_loop().time() + self.connect_timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                data = await asyncio.wait_for(reader.read(65536), max(remaining, 0.01))
+            except TimeoutError:
+                raise AmiUnreachable(f"AMI at {self.address} did not answer the login in time") from None
+            if not data:
+                raise AmiUnreachable(f"AMI at {self.address} closed the connection during login")
+            for frame in parser.feed(data):
+                if frame.kind is FrameKind.RESPONSE and frame.action_id == action_id:
+                    if frame.name == "Success":
+                        return parser.version or "?"
+                    raise AmiAuthError(
+                        f"Asterisk at {self.address} refused AMI user {self.username!r}: {frame.get('Message')}. "
+                        "Check HOTLINE_AMI_SECRET / the secret file against manager_secret.conf "
+                        "(`hotline asterisk up` writes it from the same source)."
+                    )
+
+    async def _read(self, reader: asyncio.StreamReader, parser: AmiParser) -> None:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise ConnectionError("Asterisk closed the AMI connection")
+            try:
+                frames = parser.feed(data)
+            except AmiProtocolError as exc:
+                log.error("garbage on the AMI link from %s: %s; recycling the connection", self.address, exc)
+                raise
+            for frame in frames:
+                self._route(frame)
+
+    def _route(self, frame: Frame) -> None:
+        pending = self._pending.get(frame.action_id) if frame.action_id else None
+        if pending is None:
+            if frame.kind is FrameKind.EVENT:
+                self.stream.put_nowait(frame)
+            return
+        pending.frames.append(frame)
+        if frame.kind is FrameKind.RESPONSE and frame.name in ("Error", "Failure"):
+            self._finish(frame.action_id, error=AmiActionError(pending.action, frame.get("Message")))
+        elif not pending.as_list or frame.get("EventList").lower() == "complete":
+            self._finish(frame.action_id)
+
+    def _finish(self, action_id: str, error: Exception | None = None) -> None:
+        pending = self._pending.pop(action_id)
+        if pending.future.done():
+            return
+        if error is not None:
+            pending.future.set_exception(error)
+        else:
+            pending.future.set_result(pending.frames)
+
+    def _fail_pending(self, why: str) -> None:
+        for action_id, pending in list(self._pending.items()):
+            self._pending.pop(action_id)
+            if not pending.future.done():
+                pending.future.set_exception(AmiDisconnected(f"{why} while waiting for {pending.action}"))
+
+    async def _keepalive(self) -> None:
+        """Ping and check the reply: a half-open TCP link is noticed within two intervals."""
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            try:
+                await self.action("Ping", timeout=self.ping_interval)
+            except AmiTimeout:
+                raise ConnectionError(f"no reply to Ping within {self.ping_interval:.0f} s") from None
+
+    # ------------------------------------------------------------------ actions
+    async def action(self, action: str, fields: Mapping[str, FieldValue] | None = None, *, timeout: float | None = None) -> Frame:
+        """Send an action and return its response frame; raises AmiActionError on Response: Error."""
+        frames = await self._send(action, fields, as_list=False, timeout=timeout)
+        return frames[0]
+
+    async def action_list(
+        self, action: str, fields: Mapping[str, FieldValue] | None = None, *, timeout: float | None = None
+    ) -> list[Frame]:
+        """Send a list action (CoreShowChannels, QueueStatus...) and return the events of the list."""
+        frames = await self._send(action, fields, as_list=True, timeout=timeout)
+        return [f for f in frames[1:] if f.get("EventList").lower() != "complete"]
+
+    async def _send(
+        self, action: str, fields: Mapping[str, FieldValue] | None, *, as_list: bool, timeout: float | None
+    ) -> list[Frame]:
+        if self._writer is None or not self.connected.is_set():
+            raise AmiDisconnected(f"AMI link to {self.address} is down: {action} not sent")
+        action_id = f"hl-{next(self._ids)}"
+        payload = encode_action(action, action_id, fields)
+        future: asyncio.Future[list[Frame]] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = _Pending(action, as_list, future)
+        self._writer.write(payload)
+        limit = self.action_timeout if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), limit)
+        except TimeoutError:
+            self._pending.pop(action_id, None)
+            raise AmiTimeout(f"no reply to {action} from {self.address} within {limit:.1f} s") from None
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.action("Logoff", timeout=1), 1.5)
+            self._writer.close()

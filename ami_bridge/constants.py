@@ -1,0 +1,44 @@
+"""Statuses and names used across the bridge, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallState(StrEnum):
+    """Where one citizen's call is, across all its legs."""
+
+    ARRIVING = "arriving"  # the citizen's channel exists, before the queue (IVR, greeting)
+    QUEUED = "queued"  # waiting in the queue, no seat ringing
+    RINGING = "ringing"  # a seat's phone rings (AgentCalled)
+    TALKING = "talking"  # a seat answered (AgentConnect)
+    ENDED = "ended"  # every leg hung up
+
+
+class CallOutcome(StrEnum):
+    ANSWERED = "answered"  # a seat took the call
+    ABANDONED = "abandoned"  # the citizen hung up while queued or while a seat rang (呼损)
+    UNQUEUED = "unqueued"  # hung up before reaching the queue (IVR)
+
+
+class SeatState(StrEnum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    RINGING = "ringing"
+    TALKING = "talking"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class LegRole(StrEnum):
+    CITIZEN = "citizen"
+    SEAT = "seat"
+    UNIT = "unit"
+    LOCAL = "local"  # Local/ channels: dialplan plumbing
+    OTHER = "other"
+
+
+# Bus topics
+TOPIC_CALL = "call"  # a call's snapshot changed
+TOPIC_SEAT = "seat"  # a seat's snapshot changed
+TOPIC_BRIDGE = "bridge"  # the bridge's own link state (connected, resynced, lost)

@@ -1,0 +1,67 @@
+"""Frozen views of calls and seats: what the state machines hand to the bus and the database."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .constants import CallOutcome, CallState, LegRole, SeatState
+
+
+@dataclass(frozen=True, slots=True)
+class LegSnapshot:
+    uniqueid: str
+    channel: str
+    role: LegRole
+    started_at: datetime
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    hangup_cause: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallSnapshot:
+    call_id: str  # the citizen leg's Linkedid when the call was first seen; stable for the call's life
+    state: CallState
+    caller_number: str | None
+    caller_name: str | None
+    dialed: str | None
+    started_at: datetime
+    queue: str | None = None
+    queued_at: datetime | None = None
+    seat: str | None = None  # the seat that answered, or the one ringing now
+    ring_started_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: CallOutcome | None = None
+    ring_ms: int | None = None  # measured: AgentCalled → AgentConnect, from Asterisk's timestamps
+    wait_ms: int | None = None  # queue join → answer or abandon
+    legs: tuple[LegSnapshot, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class SeatSnapshot:
+    seat: str  # extension, e.g. "8001"
+    state: SeatState
+    interface: str | None = None  # PJSIP/8001 while logged in to the queue
+    pause_reason: str | None = None
+    call_id: str | None = None  # the call ringing or connected at this seat
+    since: datetime | None = None  # when the seat entered this state
+    misses_in_row: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -132,7 +132,9 @@ class AmiClient:
         try:
             version = await self._login(reader, parser)
             self.connections += 1
-            log.info("AMI connected to %s (Asterisk Call Manager %s), link #%d", self.address, version, self.connections)
+            log.info(
+                "AMI connected to %s (Asterisk Call Manager %s), link #%d", self.address, version, self.connections
+            )
             self.connected.set()
             await self.stream.put(LinkUp(version, self.connections))
             tasks = [
@@ -237,7 +239,9 @@ class AmiClient:
                 raise ConnectionError(f"no reply to Ping within {self.ping_interval:.0f} s") from None
 
     # ------------------------------------------------------------------ actions
-    async def action(self, action: str, fields: Mapping[str, FieldValue] | None = None, *, timeout: float | None = None) -> Frame:
+    async def action(
+        self, action: str, fields: Mapping[str, FieldValue] | None = None, *, timeout: float | None = None
+    ) -> Frame:
         """Send an action and return its response frame; raises AmiActionError on Response: Error."""
         frames = await self._send(action, fields, as_list=False, timeout=timeout)
         return frames[0]

@@ -12,6 +12,7 @@ class CallState(StrEnum):
     QUEUED = "queued"  # waiting in the queue, no seat ringing
     RINGING = "ringing"  # a seat's phone rings (AgentCalled)
     TALKING = "talking"  # a seat answered (AgentConnect)
+    AFTER_SEAT = "after_seat"  # the seat left (AgentComplete); the citizen may be in the survey
     ENDED = "ended"  # every leg hung up
 
 
@@ -19,6 +20,7 @@ class CallOutcome(StrEnum):
     ANSWERED = "answered"  # a seat took the call
     ABANDONED = "abandoned"  # the citizen hung up while queued or while a seat rang (呼损)
     UNQUEUED = "unqueued"  # hung up before reaching the queue (IVR)
+    UNKNOWN = "unknown"  # ended while the bridge was not connected; what happened is not known
 
 
 class SeatState(StrEnum):
@@ -42,3 +44,6 @@ class LegRole(StrEnum):
 TOPIC_CALL = "call"  # a call's snapshot changed
 TOPIC_SEAT = "seat"  # a seat's snapshot changed
 TOPIC_BRIDGE = "bridge"  # the bridge's own link state (connected, resynced, lost)
+
+# Dialplan contexts where a citizen's call enters (asterisk-conf/extensions.conf)
+INBOUND_CONTEXTS = frozenset({"from-carrier"})

@@ -8,6 +8,7 @@ The etc folder is rebuilt on every start from, in order: ``asterisk-conf/``, the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -36,7 +37,11 @@ class AsteriskError(RuntimeError):
 def _rewrites(settings: Settings) -> list[tuple[str, str, str]]:
     return [
         ("manager.conf", r"^port\s*=.*$", f"port = {settings.ami_port}  ; from HOTLINE_AMI_PORT"),
-        ("pjsip.conf", r"^bind\s*=\s*0\.0\.0\.0:\d+.*$", f"bind = 0.0.0.0:{settings.sip_port}  ; from HOTLINE_SIP_PORT"),
+        (
+            "pjsip.conf",
+            r"^bind\s*=\s*0\.0\.0\.0:\d+.*$",
+            f"bind = 0.0.0.0:{settings.sip_port}  ; from HOTLINE_SIP_PORT",
+        ),
         (
             "extensions.conf",
             r"^HOTLINE_AGI\s*=.*$",
@@ -139,9 +144,17 @@ class Instance:
         directories = "\n".join(
             f"ast{key}dir => {value}"
             for key, value in [
-                ("etc", d / "etc"), ("mod", MODULES_DIR), ("varlib", "/var/lib/asterisk"), ("db", d / "lib"),
-                ("key", "/var/lib/asterisk"), ("data", "/usr/share/asterisk"), ("agi", "/usr/share/asterisk/agi-bin"),
-                ("spool", d / "spool"), ("run", d / "run"), ("log", d / "log"), ("cache", d / "cache"),
+                ("etc", d / "etc"),
+                ("mod", MODULES_DIR),
+                ("varlib", "/var/lib/asterisk"),
+                ("db", d / "lib"),
+                ("key", "/var/lib/asterisk"),
+                ("data", "/usr/share/asterisk"),
+                ("agi", "/usr/share/asterisk/agi-bin"),
+                ("spool", d / "spool"),
+                ("run", d / "run"),
+                ("log", d / "log"),
+                ("cache", d / "cache"),
             ]
         )
         options = (self.settings.asterisk_conf / "asterisk.conf").read_text()
@@ -165,7 +178,9 @@ class Instance:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         text = out.stdout + out.stderr
         if out.returncode != 0 or "Unable to connect to remote asterisk" in text:
-            raise AsteriskError(f"Asterisk instance {self.settings.asterisk_instance!r} is not running: {text.strip()[:200]}")
+            raise AsteriskError(
+                f"Asterisk instance {self.settings.asterisk_instance!r} is not running: {text.strip()[:200]}"
+            )
         return out.stdout
 
     def running(self) -> bool:
@@ -182,7 +197,8 @@ class Instance:
         """
         if self.running():
             raise AsteriskError(
-                f"Asterisk instance {self.settings.asterisk_instance!r} is already running: `hotline asterisk down` first"
+                f"Asterisk instance {self.settings.asterisk_instance!r} is already running: "
+                "`hotline asterisk down` first"
             )
         if fresh:
             shutil.rmtree(self.host_path(self.inner / "lib"), ignore_errors=True)
@@ -211,10 +227,8 @@ class Instance:
     def stop(self, *, timeout: float = 20) -> None:
         if not self.running():
             return
-        try:
+        with contextlib.suppress(AsteriskError):
             self.cli("core stop now", timeout=timeout)
-        except AsteriskError:
-            pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.running():
             time.sleep(0.1)

@@ -70,9 +70,7 @@ def find_or_provision(settings: Settings, *, allow_provision: bool = True) -> As
             raise ProvisionError(f"HOTLINE_ASTERISK_BINARY={choice} is not an executable file")
         return _checked(AsteriskInstall(choice, Path("/"), version_of([choice])))
     if choice == "auto":
-        found = shutil.which("asterisk") or (
-            "/usr/sbin/asterisk" if os.access("/usr/sbin/asterisk", os.X_OK) else None
-        )
+        found = shutil.which("asterisk") or ("/usr/sbin/asterisk" if os.access("/usr/sbin/asterisk", os.X_OK) else None)
         if found:
             version = version_of([found])
             if major(version) >= MIN_MAJOR:
@@ -96,8 +94,17 @@ def _ensure_packages(root: Path) -> None:
         return
     _preflight()
     log.info("adding %s to the cached Asterisk root %s", " ".join(missing), root)
-    apt = ["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y",
-           "-o", "Acquire::Check-Valid-Until=false"]  # snapshot mirrors serve expired Release files
+    apt = [
+        "chroot",
+        str(root),
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "-q",
+        "-y",
+        "-o",
+        "Acquire::Check-Valid-Until=false",
+    ]  # snapshot mirrors serve expired Release files
     for argv in ([*apt, "update"], [*apt, "install", "--no-install-recommends", *missing]):
         out = subprocess.run(argv, capture_output=True, text=True, check=False)
         if out.returncode != 0:
@@ -121,7 +128,9 @@ def debian_mirror(settings: Settings) -> str:
             text = path.read_text()
         except OSError:
             continue
-        for uri in re.findall(r"^\s*URIs:\s*(\S+)", text, re.M) + re.findall(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)", text, re.M):
+        for uri in re.findall(r"^\s*URIs:\s*(\S+)", text, re.M) + re.findall(
+            r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)", text, re.M
+        ):
             if uri.rstrip("/").endswith("/debian"):
                 return uri.rstrip("/")
     return FALLBACK_MIRROR
@@ -134,7 +143,9 @@ def _preflight() -> None:
             "asterisk >= 20 yourself and set HOTLINE_ASTERISK_BINARY=/path/to/asterisk."
         )
     if not shutil.which("debootstrap"):
-        raise ProvisionError("debootstrap is not installed: run `apt-get install -y debootstrap` (or `make system-deps`).")
+        raise ProvisionError(
+            "debootstrap is not installed: run `apt-get install -y debootstrap` (or `make system-deps`)."
+        )
 
 
 def provision(settings: Settings) -> AsteriskInstall:

@@ -1,0 +1,194 @@
+"""The bridge: AMI stream -> typed events -> call and seat models -> bus and database.
+
+One task consumes the AMI stream in order. On every LinkUp it first rebuilds the view from
+Asterisk (CoreShowChannels, QueueStatus) and only then applies the events that queued up behind.
+Snapshots go to the bus at once and to the database through a write-behind task, so a slow
+database never stalls the AMI reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .calls import CallBook, IllegalTransition
+from .client import AmiClient, AmiError, LinkDown, LinkUp
+from .constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_SEAT
+from .protocol import Frame
+from .seats import IllegalSeatTransition, SeatBook
+from .snapshots import CallSnapshot, SeatSnapshot
+from .sync import rebuild
+
+if TYPE_CHECKING:
+    from hotline.bus import Bus
+    from hotline.db.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BridgeStats:
+    events: int = 0
+    illegal: int = 0
+    resyncs: int = 0
+    last_resync_s: float | None = None  # seconds the last resync took
+    linked_at: datetime | None = None
+    resynced_at: datetime | None = None
+    lag_ms: list[float] = field(default_factory=list)  # Asterisk timestamp -> applied, last 1000
+
+
+class Bridge:
+    def __init__(
+        self, client: AmiClient, bus: Bus, store: Store | None = None, *, queue: str = "hotline", wrapup_s: int = 5
+    ) -> None:
+        self.client, self.bus, self.store, self.queue = client, bus, store, queue
+        self.calls = CallBook()
+        self.seats = SeatBook(wrapup_s=wrapup_s)
+        self.stats = BridgeStats()
+        self.resynced = asyncio.Event()
+        self._dirty: dict[str, CallSnapshot | SeatSnapshot] = {}
+        self._dirty_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if self.store is not None:
+            await self._load_seats()
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="bridge-consume"),
+            asyncio.create_task(self._persist(), name="bridge-persist"),
+            asyncio.create_task(self._tick(), name="bridge-tick"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._flush()
+
+    async def _load_seats(self) -> None:
+        assert self.store is not None
+        self.seats.restore(await self.store.seats())
+
+    # ------------------------------------------------------------------ the stream
+    async def _consume(self) -> None:
+        while True:
+            item = await self.client.stream.get()
+            try:
+                if isinstance(item, LinkUp):
+                    await self._on_link_up(item)
+                elif isinstance(item, LinkDown):
+                    self.resynced.clear()
+                    await self.bus.publish(TOPIC_BRIDGE, {"link": "down", "reason": item.reason})
+                else:
+                    await self._on_frame(item)
+            except AmiError as exc:
+                log.warning("bridge: %s (the link will resync when it is back)", exc)
+            except Exception:
+                log.exception("bridge: unexpected error on %r; resyncing", getattr(item, "name", item))
+                await self._resync_soon()
+
+    async def _on_link_up(self, item: LinkUp) -> None:
+        self.stats.linked_at = datetime.now(UTC)
+        await self.resync()
+        await self.bus.publish(TOPIC_BRIDGE, {"link": "up", "version": item.version, "connection": item.connection})
+
+    async def resync(self) -> None:
+        """Rebuild calls and seats from Asterisk, then let queued live events apply on top."""
+        started = time.monotonic()
+        channels = await self.client.action_list("CoreShowChannels")
+        queue = await self.client.action_list("QueueStatus", {"Queue": self.queue})
+        now = datetime.now(UTC)
+        view = rebuild(channels, queue, now)
+        for call in self.calls.resync(view.calls, now):
+            await self._publish_call(call)
+        for seat in self.seats.resync(view.members, view.busy, now):
+            await self._publish_seat(seat)
+        self.stats.resyncs += 1
+        self.stats.last_resync_s = time.monotonic() - started
+        self.stats.resynced_at = now
+        self.resynced.set()
+        log.info(
+            "bridge resynced in %.0f ms: %d live calls, %d seats logged in",
+            self.stats.last_resync_s * 1000,
+            len(view.calls),
+            len(view.members),
+        )
+
+    async def _resync_soon(self) -> None:
+        if self.client.connected.is_set():
+            with contextlib.suppress(AmiError):
+                await self.resync()
+
+    async def _on_frame(self, frame: Frame) -> None:
+        event = ev.decode(frame)
+        if event is None:
+            return
+        self.stats.events += 1
+        try:
+            calls = self.calls.apply(event)
+            seats = self.seats.apply(event)
+        except (IllegalTransition, IllegalSeatTransition) as exc:
+            self.stats.illegal += 1
+            log.warning("%s; resyncing from Asterisk", exc)
+            await self._resync_soon()
+            return
+        for call in calls:
+            await self._publish_call(call)
+        for seat in seats:
+            await self._publish_seat(seat)
+        if frame.timestamp is not None:
+            lag = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000
+            self.stats.lag_ms = [*self.stats.lag_ms[-999:], lag]
+
+    async def _publish_call(self, call: CallSnapshot) -> None:
+        log.info("call %s: %s seat=%s caller=%s", call.call_id, call.state.value, call.seat, call.caller_number)
+        await self.bus.publish(TOPIC_CALL, call.to_json())
+        self._mark(f"call:{call.call_id}", call)
+
+    async def _publish_seat(self, seat: SeatSnapshot) -> None:
+        log.info("seat %s: %s %s call=%s", seat.seat, seat.state.value, seat.pause_reason or "", seat.call_id)
+        await self.bus.publish(TOPIC_SEAT, seat.to_json())
+        self._mark(f"seat:{seat.seat}", seat)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            for seat in self.seats.expire(datetime.now(UTC)):
+                await self._publish_seat(seat)
+
+    # ------------------------------------------------------------------ write-behind
+    def _mark(self, key: str, snap: CallSnapshot | SeatSnapshot) -> None:
+        if self.store is not None:
+            self._dirty[key] = snap
+            self._dirty_event.set()
+
+    async def _persist(self) -> None:
+        while True:
+            await self._dirty_event.wait()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self.store is None:
+            return
+        self._dirty_event.clear()
+        batch, self._dirty = self._dirty, {}
+        for snap in batch.values():
+            try:
+                if isinstance(snap, CallSnapshot):
+                    await self.store.save_call(snap)
+                else:
+                    await self.store.save_seat(snap, logged_in=snap.state.value != "logged_out")
+            except Exception:
+                log.exception("could not save %r; kept for the next try", snap)
+                key = f"call:{snap.call_id}" if isinstance(snap, CallSnapshot) else f"seat:{snap.seat}"
+                self._dirty.setdefault(key, snap)
+                await asyncio.sleep(1)
+                self._dirty_event.set()

@@ -1,0 +1,269 @@
+"""The call model: one citizen's call across all its legs, as a pure state machine.
+
+Events in, snapshots of the calls they changed out; no I/O. A call is keyed by the Linkedid of the
+citizen's leg when first seen (equal to HOTLINE_CALL set by the dialplan). Legs are found by
+Uniqueid, then Linkedid, then HOTLINE_CALL; when a bridge makes a leg take another call's Linkedid,
+the two calls merge and the older id stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from . import events as ev
+from .constants import INBOUND_CONTEXTS, CallOutcome, CallState, LegRole
+from .snapshots import CallSnapshot, LegSnapshot
+
+
+class IllegalTransition(Exception):
+    """An event that the call's state does not allow (events lost or out of order: resync)."""
+
+    def __init__(self, call_id: str, state: CallState, event: object) -> None:
+        super().__init__(f"call {call_id}: {type(event).__name__} not allowed in state {state.value}")
+        self.call_id, self.state, self.event = call_id, state, event
+
+
+S = CallState
+# (state, event type) -> next state. Events not listed for a state are illegal in it.
+TRANSITIONS: dict[tuple[CallState, type], CallState] = {
+    (S.ARRIVING, ev.CallerJoinedQueue): S.QUEUED,
+    (S.QUEUED, ev.SeatCalled): S.RINGING,
+    (S.RINGING, ev.SeatCalled): S.RINGING,  # strategies that ring several seats
+    (S.RINGING, ev.SeatMissed): S.QUEUED,
+    (S.RINGING, ev.SeatConnected): S.TALKING,
+    (S.QUEUED, ev.CallerAbandoned): S.QUEUED,
+    (S.RINGING, ev.CallerAbandoned): S.RINGING,
+    (S.TALKING, ev.SeatCompleted): S.AFTER_SEAT,
+}
+QUEUE_EVENTS = (
+    ev.CallerJoinedQueue,
+    ev.SeatCalled,
+    ev.SeatMissed,
+    ev.SeatConnected,
+    ev.CallerAbandoned,
+    ev.SeatCompleted,
+)
+
+
+def _ms(start: datetime | None, end: datetime) -> int | None:
+    return None if start is None else max(0, round((end - start).total_seconds() * 1000))
+
+
+@dataclass
+class _Call:
+    snap: CallSnapshot
+    legs: dict[str, LegSnapshot] = field(default_factory=dict)
+    citizen_uniqueid: str = ""
+    abandoned: bool = False
+
+    def freeze(self) -> CallSnapshot:
+        self.snap = replace(self.snap, legs=tuple(self.legs.values()))
+        return self.snap
+
+
+class CallBook:
+    def __init__(self, *, keep_ended: int = 500) -> None:
+        self._calls: dict[str, _Call] = {}
+        self._by_uniqueid: dict[str, str] = {}
+        self._by_linkedid: dict[str, str] = {}
+        self._ended: list[str] = []
+        self._keep_ended = keep_ended
+
+    # ------------------------------------------------------------------ queries
+    def get(self, call_id: str) -> CallSnapshot | None:
+        call = self._calls.get(call_id)
+        return call.snap if call else None
+
+    def active(self) -> list[CallSnapshot]:
+        return [c.snap for c in self._calls.values() if c.snap.state is not S.ENDED]
+
+    def find(self, channel: ev.Channel) -> str | None:
+        for key, index in (
+            (channel.uniqueid, self._by_uniqueid),
+            (channel.linkedid, self._by_linkedid),
+            (channel.call_var, self._by_linkedid),
+        ):
+            if key and key in index:
+                return index[key]
+        return None
+
+    # ------------------------------------------------------------------ events
+    def apply(self, event: ev.Event) -> list[CallSnapshot]:
+        """Apply one event; return the snapshots of calls it changed. Raises IllegalTransition."""
+        chan = getattr(event, "channel", None)
+        if not isinstance(chan, ev.Channel):
+            return []
+        call_id = self.find(chan)
+        if call_id is None:
+            if not self._starts_call(chan):
+                return []
+            call_id = self._open(chan, event.at)
+        call = self._calls[call_id]
+        if call.snap.state is S.ENDED:
+            return []  # late events of an ended call
+        self._merge_if_relinked(call, chan)
+        call = self._calls[self.find(chan) or call_id]
+        self._track_leg(call, chan, event)
+        if isinstance(event, QUEUE_EVENTS):
+            self._queue_event(call, event)
+        if isinstance(event, ev.ChannelHungUp) and chan.uniqueid == call.citizen_uniqueid:
+            self._end(call, event.at)
+        return [call.freeze()]
+
+    @staticmethod
+    def _starts_call(chan: ev.Channel) -> bool:
+        return chan.role_var == "citizen" or (chan.context in INBOUND_CONTEXTS and not chan.name.startswith("Local/"))
+
+    def _open(self, chan: ev.Channel, at: datetime) -> str:
+        call_id = chan.call_var or chan.linkedid or chan.uniqueid
+        snap = CallSnapshot(
+            call_id=call_id,
+            state=S.ARRIVING,
+            caller_number=chan.caller_number,
+            caller_name=chan.caller_name,
+            dialed=chan.exten or None,
+            started_at=at,
+        )
+        self._calls[call_id] = _Call(snap, citizen_uniqueid=chan.uniqueid)
+        self._by_linkedid[chan.linkedid or call_id] = call_id
+        self._by_linkedid[call_id] = call_id
+        return call_id
+
+    def _merge_if_relinked(self, call: _Call, chan: ev.Channel) -> None:
+        other_id = self._by_linkedid.get(chan.linkedid)
+        if other_id is None:
+            self._by_linkedid[chan.linkedid] = call.snap.call_id
+            return
+        if other_id == call.snap.call_id or other_id not in self._calls:
+            return
+        keep, gone = sorted((call, self._calls[other_id]), key=lambda c: c.snap.started_at)
+        keep.legs.update(gone.legs)
+        for uid in gone.legs:
+            self._by_uniqueid[uid] = keep.snap.call_id
+        for key, value in list(self._by_linkedid.items()):
+            if value == gone.snap.call_id:
+                self._by_linkedid[key] = keep.snap.call_id
+        del self._calls[gone.snap.call_id]
+
+    def _track_leg(self, call: _Call, chan: ev.Channel, event: ev.Event) -> None:
+        leg = call.legs.get(chan.uniqueid)
+        if leg is None:
+            role = self._role(call, chan)
+            leg = LegSnapshot(chan.uniqueid, chan.name, role, event.at)
+            self._by_uniqueid[chan.uniqueid] = call.snap.call_id
+        if chan.state == 6 and leg.answered_at is None:
+            leg = replace(leg, answered_at=event.at)
+        if isinstance(event, ev.ChannelHungUp):
+            leg = replace(leg, ended_at=event.at, hangup_cause=event.cause)
+        call.legs[chan.uniqueid] = leg
+        seat_leg = getattr(event, "seat_leg", None)
+        if isinstance(seat_leg, ev.Channel) and seat_leg.uniqueid:
+            known = call.legs.get(seat_leg.uniqueid)
+            call.legs[seat_leg.uniqueid] = (
+                replace(known, role=LegRole.SEAT)
+                if known
+                else LegSnapshot(seat_leg.uniqueid, seat_leg.name, LegRole.SEAT, event.at)
+            )
+            self._by_uniqueid[seat_leg.uniqueid] = call.snap.call_id
+
+    @staticmethod
+    def _role(call: _Call, chan: ev.Channel) -> LegRole:
+        if chan.uniqueid == call.citizen_uniqueid:
+            return LegRole.CITIZEN
+        if chan.role_var in {r.value for r in LegRole} and chan.role_var != "citizen":
+            return LegRole(chan.role_var)
+        return LegRole.LOCAL if chan.name.startswith("Local/") else LegRole.OTHER
+
+    def _queue_event(self, call: _Call, event: ev.Event) -> None:
+        state = call.snap.state
+        nxt = TRANSITIONS.get((state, type(event)))
+        if nxt is None:
+            raise IllegalTransition(call.snap.call_id, state, event)
+        snap, at = call.snap, event.at
+        if isinstance(event, ev.CallerJoinedQueue):
+            snap = replace(snap, queue=event.queue, queued_at=at)
+        elif isinstance(event, ev.SeatCalled):
+            snap = replace(snap, seat=event.seat, ring_started_at=at)
+        elif isinstance(event, ev.SeatMissed):
+            snap = replace(snap, seat=None, ring_started_at=None)
+        elif isinstance(event, ev.SeatConnected):
+            snap = replace(
+                snap,
+                seat=event.seat,
+                answered_at=at,
+                ring_ms=_ms(snap.ring_started_at, at),
+                wait_ms=_ms(snap.queued_at, at),
+            )
+        elif isinstance(event, ev.CallerAbandoned):
+            call.abandoned = True
+            snap = replace(snap, wait_ms=_ms(snap.queued_at, at))
+        call.snap = replace(snap, state=nxt)
+
+    def _end(self, call: _Call, at: datetime) -> None:
+        snap = call.snap
+        if snap.answered_at is not None:
+            outcome = CallOutcome.ANSWERED
+        elif snap.queued_at is not None:
+            outcome = CallOutcome.ABANDONED
+        else:
+            outcome = CallOutcome.UNQUEUED
+        wait = snap.wait_ms if snap.wait_ms is not None or snap.queued_at is None else _ms(snap.queued_at, at)
+        call.snap = replace(snap, state=S.ENDED, ended_at=at, outcome=outcome, wait_ms=wait)
+        self._ended.append(snap.call_id)
+        self._forget_old()
+
+    def _forget_old(self) -> None:
+        while len(self._ended) > self._keep_ended:
+            gone = self._calls.pop(self._ended.pop(0), None)
+            if gone is None:
+                continue
+            for uid in gone.legs:
+                self._by_uniqueid.pop(uid, None)
+            for key in [k for k, v in self._by_linkedid.items() if v == gone.snap.call_id]:
+                del self._by_linkedid[key]
+
+    # ------------------------------------------------------------------ resync
+    def resync(self, snapshot: list[CallSnapshot], now: datetime) -> list[CallSnapshot]:
+        """Replace the live view with what Asterisk reports (see sync.py); return changed calls.
+
+        Calls known here but gone from Asterisk ended while the link was down: they end now,
+        with outcome UNKNOWN unless what we saw already decides it.
+        """
+        changed: list[CallSnapshot] = []
+        seen = {s.call_id for s in snapshot}
+        for call in list(self._calls.values()):
+            if call.snap.state is not S.ENDED and call.snap.call_id not in seen:
+                self._end(call, now)
+                if call.snap.outcome is CallOutcome.UNQUEUED:
+                    call.snap = replace(call.snap, outcome=CallOutcome.UNKNOWN)
+                changed.append(call.freeze())
+        for snap in snapshot:
+            known = self._calls.get(snap.call_id)
+            if known is not None:
+                snap = _keep_history(known.snap, snap)
+            call = _Call(
+                snap,
+                {leg.uniqueid: leg for leg in snap.legs},
+                citizen_uniqueid=next((leg.uniqueid for leg in snap.legs if leg.role is LegRole.CITIZEN), ""),
+            )
+            self._calls[snap.call_id] = call
+            self._by_linkedid[snap.call_id] = snap.call_id
+            for leg in snap.legs:
+                self._by_uniqueid[leg.uniqueid] = snap.call_id
+            changed.append(call.freeze())
+        return changed
+
+
+def _keep_history(old: CallSnapshot, new: CallSnapshot) -> CallSnapshot:
+    """Timestamps measured live beat the coarse ones rebuilt from a status listing."""
+    return replace(
+        new,
+        started_at=old.started_at,
+        queued_at=old.queued_at or new.queued_at,
+        ring_started_at=old.ring_started_at if new.state is S.RINGING and old.seat == new.seat else new.ring_started_at,
+        answered_at=old.answered_at or new.answered_at,
+        ring_ms=old.ring_ms,
+        wait_ms=old.wait_ms,
+        caller_name=new.caller_name or old.caller_name,
+    )

@@ -1,0 +1,181 @@
+"""The seat model: each seat's state, as a pure state machine fed by queue events.
+
+States: logged out, ready, ringing, talking, wrap-up, paused (with a reason). A pause asked for
+while the seat rings or talks is remembered and takes effect when the call ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from . import events as ev
+from .constants import SeatState
+from .snapshots import SeatSnapshot
+
+T = SeatState
+
+
+class IllegalSeatTransition(Exception):
+    def __init__(self, seat: str, state: SeatState, event: object) -> None:
+        super().__init__(f"seat {seat}: {type(event).__name__} not allowed in state {state.value}")
+        self.seat, self.state, self.event = seat, state, event
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpEnded:
+    """Made by `SeatBook.expire`: the seat's wrap-up time is over."""
+
+    at: datetime
+    seat: str
+
+
+# Call-flow transitions: (state, event type) -> next state. "END" means: the call is over, go to
+# wrap-up, paused or ready (see _after_call).
+CALL_FLOW: dict[tuple[SeatState, type], SeatState | str] = {
+    (T.READY, ev.SeatCalled): T.RINGING,
+    (T.WRAP_UP, ev.SeatCalled): T.RINGING,  # Asterisk's wrap-up is shorter than ours: it rang anyway
+    (T.RINGING, ev.SeatCalled): T.RINGING,
+    (T.RINGING, ev.SeatConnected): T.TALKING,
+    (T.RINGING, ev.SeatMissed): "READY_OR_PAUSED",
+    (T.RINGING, ev.ChannelHungUp): "READY_OR_PAUSED",  # the caller gave up while it rang
+    (T.TALKING, ev.SeatCompleted): "END",
+    (T.TALKING, ev.ChannelHungUp): "END",
+    (T.WRAP_UP, WrapUpEnded): "READY_OR_PAUSED",
+}
+
+
+@dataclass
+class _Seat:
+    snap: SeatSnapshot
+    leg_uniqueid: str | None = None  # the seat's channel for the current call
+
+
+class SeatBook:
+    def __init__(self, *, wrapup_s: int = 5, seats: set[str] | None = None) -> None:
+        self.wrapup_s = wrapup_s
+        self._seats: dict[str, _Seat] = {}
+        self._known = seats  # None: any member name is a seat
+
+    def get(self, seat: str) -> SeatSnapshot | None:
+        s = self._seats.get(seat)
+        return s.snap if s else None
+
+    def all(self) -> list[SeatSnapshot]:
+        return [s.snap for _, s in sorted(self._seats.items())]
+
+    def restore(self, snaps: list[SeatSnapshot]) -> None:
+        """Seed from the database at start; the resync that follows corrects it from Asterisk."""
+        for snap in snaps:
+            self._seats.setdefault(snap.seat, _Seat(snap))
+
+    def apply(self, event: ev.Event | WrapUpEnded) -> list[SeatSnapshot]:
+        """Apply one event; return the seats it changed. Raises IllegalSeatTransition."""
+        if isinstance(event, ev.MemberAdded | ev.MemberRemoved | ev.MemberPaused | ev.MemberStatus):
+            return self._membership(event)
+        if isinstance(event, ev.ChannelHungUp):
+            seat = self._seat_of_leg(event.channel.uniqueid)
+        else:
+            seat = getattr(event, "seat", None)
+        if seat is None or seat not in self._seats:
+            return []
+        return self._call_flow(self._seats[seat], event)
+
+    def _seat_of_leg(self, uniqueid: str) -> str | None:
+        return next((name for name, s in self._seats.items() if s.leg_uniqueid == uniqueid), None)
+
+    def _call_flow(self, seat: _Seat, event: ev.Event | WrapUpEnded) -> list[SeatSnapshot]:
+        snap = seat.snap
+        nxt = CALL_FLOW.get((snap.state, type(event)))
+        if nxt is None:
+            if isinstance(event, ev.ChannelHungUp):
+                return []  # a leg ending after the call already moved on
+            raise IllegalSeatTransition(snap.seat, snap.state, event)
+        at = event.at
+        if nxt == "END":
+            nxt = T.PAUSED if snap.pause_reason else (T.WRAP_UP if self.wrapup_s > 0 else T.READY)
+            seat.leg_uniqueid = None
+            snap = replace(snap, call_id=None)
+        elif nxt == "READY_OR_PAUSED":
+            if isinstance(event, ev.SeatMissed):
+                snap = replace(snap, misses_in_row=snap.misses_in_row + 1)
+            nxt = T.PAUSED if snap.pause_reason else T.READY
+            seat.leg_uniqueid = None
+            snap = replace(snap, call_id=None)
+        elif isinstance(event, ev.SeatCalled):
+            seat.leg_uniqueid = event.seat_leg.uniqueid
+            snap = replace(snap, call_id=event.channel.call_var or event.channel.linkedid)
+        elif isinstance(event, ev.SeatConnected):
+            seat.leg_uniqueid = event.seat_leg.uniqueid
+            snap = replace(snap, misses_in_row=0)
+        seat.snap = replace(snap, state=T(nxt), since=at if T(nxt) is not snap.state else snap.since)
+        return [seat.snap]
+
+    def _membership(
+        self, event: ev.MemberAdded | ev.MemberRemoved | ev.MemberPaused | ev.MemberStatus
+    ) -> list[SeatSnapshot]:
+        m = event.member
+        if self._known is not None and m.seat not in self._known:
+            return []
+        seat = self._seats.get(m.seat)
+        if isinstance(event, ev.MemberRemoved):
+            if seat is None:
+                return []
+            seat.snap = SeatSnapshot(m.seat, T.LOGGED_OUT, since=event.at)
+            seat.leg_uniqueid = None
+            return [seat.snap]
+        if seat is None or seat.snap.state is T.LOGGED_OUT:
+            state = T.PAUSED if m.paused else T.READY
+            seat = self._seats[m.seat] = _Seat(SeatSnapshot(m.seat, state, m.interface, _reason(m), since=event.at))
+            return [seat.snap]
+        before = seat.snap
+        reason = _reason(m) if m.paused else None
+        snap = replace(before, interface=m.interface, pause_reason=reason)
+        if before.state in (T.READY, T.WRAP_UP) and m.paused:
+            snap = replace(snap, state=T.PAUSED, since=event.at)
+        elif before.state is T.PAUSED and not m.paused:
+            snap = replace(snap, state=T.READY, since=event.at, misses_in_row=0)
+        seat.snap = snap
+        return [] if snap == before else [snap]
+
+    def expire(self, now: datetime) -> list[SeatSnapshot]:
+        """End wrap-up for seats whose wrap-up time is over."""
+        changed: list[SeatSnapshot] = []
+        limit = timedelta(seconds=self.wrapup_s)
+        for name, seat in self._seats.items():
+            if seat.snap.state is T.WRAP_UP and seat.snap.since is not None and now - seat.snap.since >= limit:
+                changed += self._call_flow(seat, WrapUpEnded(now, name))
+        return changed
+
+    def resync(
+        self, members: list[ev.Member], busy: dict[str, tuple[SeatState, str | None]], now: datetime
+    ) -> list[SeatSnapshot]:
+        """Rebuild from QueueStatus members; `busy` maps seat -> (ringing|talking, call id) from live channels."""
+        changed: list[SeatSnapshot] = []
+        present = set()
+        for m in members:
+            if self._known is not None and m.seat not in self._known:
+                continue
+            present.add(m.seat)
+            old = self._seats.get(m.seat)
+            if m.seat in busy:
+                state, call_id = busy[m.seat]
+            else:
+                state, call_id = (T.PAUSED if m.paused else T.READY), None
+                if old is not None and old.snap.state is T.WRAP_UP and not m.paused:
+                    state = T.WRAP_UP  # still in our wrap-up window
+            since = old.snap.since if old is not None and old.snap.state is state else now
+            misses = old.snap.misses_in_row if old is not None else 0
+            snap = SeatSnapshot(m.seat, state, m.interface, _reason(m), call_id, since, misses)
+            if old is None or old.snap != snap:
+                changed.append(snap)
+            self._seats[m.seat] = _Seat(snap, old.leg_uniqueid if old and call_id else None)
+        for name, seat in self._seats.items():
+            if name not in present and seat.snap.state is not T.LOGGED_OUT:
+                seat.snap = SeatSnapshot(name, T.LOGGED_OUT, since=now)
+                changed.append(seat.snap)
+        return changed
+
+
+def _reason(m: ev.Member) -> str | None:
+    return (m.pause_reason or "其他") if m.paused else None

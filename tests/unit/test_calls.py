@@ -1,0 +1,127 @@
+"""The call model, replayed from real Asterisk 22 transcripts and from plain tables."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ami_bridge import events as ev
+from ami_bridge.calls import TRANSITIONS, CallBook, IllegalTransition
+from ami_bridge.constants import CallOutcome, CallState, LegRole
+
+from .transcripts import events
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def replay(name: str) -> tuple[CallBook, list]:
+    book = CallBook()
+    history = []
+    for event in events(name):
+        history += book.apply(event)
+    return book, history
+
+
+def test_answered_call() -> None:
+    book, history = replay("answered_call.jsonl")
+    states = [s.state for s in history]
+    assert states[0] is CallState.ARRIVING
+    # the call went through each state in order
+    order = [
+        CallState.ARRIVING,
+        CallState.QUEUED,
+        CallState.RINGING,
+        CallState.TALKING,
+        CallState.AFTER_SEAT,
+        CallState.ENDED,
+    ]
+    assert [s for i, s in enumerate(states) if i == 0 or s is not states[i - 1]] == order
+    call = history[-1]
+    assert call.outcome is CallOutcome.ANSWERED
+    assert call.seat == "8001"
+    assert call.caller_number == "13800138000"
+    assert call.dialed == "12345"
+    # the sipp seat answers 2 s after its 180: measured from Asterisk's own timestamps
+    assert call.ring_ms is not None and 1900 <= call.ring_ms <= 2600
+    assert call.wait_ms is not None and call.wait_ms >= call.ring_ms
+    roles = sorted(leg.role for leg in call.legs)
+    assert roles == sorted([LegRole.CITIZEN, LegRole.SEAT])
+    assert all(leg.ended_at is not None and leg.hangup_cause == 16 for leg in call.legs)
+    assert book.active() == []
+
+
+def test_missed_then_answered_by_next_seat() -> None:
+    _, history = replay("missed_call.jsonl")
+    ringing = [s.seat for s in history if s.state is CallState.RINGING]
+    assert ringing[0] == "8001" and ringing[-1] == "8002"
+    assert any(s.state is CallState.QUEUED and s.ring_started_at is None for s in history[3:])  # back to queue
+    call = history[-1]
+    assert call.outcome is CallOutcome.ANSWERED and call.seat == "8002"
+    assert call.ring_ms is not None and call.ring_ms < 2500  # 8002's own ring, not 8001's 10 s
+    assert call.wait_ms is not None and call.wait_ms > 11000  # 10 s at 8001, 1 s retry, then 8002
+    assert len({leg.uniqueid for leg in call.legs}) == 3  # citizen, 8001's leg, 8002's leg
+
+
+def test_abandoned_while_ringing() -> None:
+    _, history = replay("abandoned_call.jsonl")
+    call = history[-1]
+    assert call.state is CallState.ENDED
+    assert call.outcome is CallOutcome.ABANDONED
+    assert call.answered_at is None and call.wait_ms is not None and call.wait_ms > 0
+
+
+def _chan(uid: str, linked: str, name: str = "PJSIP/carrier-in-1", context: str = "from-carrier") -> ev.Channel:
+    return ev.Channel(uid, linked, name, 6, "13900139000", None, context, "12345", None, None)
+
+
+def test_illegal_event_is_a_named_error() -> None:
+    book = CallBook()
+    citizen = _chan("1.0", "1.0")
+    book.apply(ev.ChannelCreated(T0, citizen))
+    seat = _chan("1.1", "1.0", "PJSIP/8001-1", "seats")
+    with pytest.raises(IllegalTransition, match=r"call 1\.0: SeatConnected not allowed in state arriving"):
+        book.apply(ev.SeatConnected(T0, citizen, seat, "hotline", "PJSIP/8001", "8001", 0))
+
+
+def test_transition_table_is_closed() -> None:
+    """Every state reached by the table is a CallState, and ENDED is reached only by hang-up."""
+    assert all(isinstance(nxt, CallState) for nxt in TRANSITIONS.values())
+    assert CallState.ENDED not in TRANSITIONS.values()
+
+
+def test_channels_outside_a_citizen_call_are_ignored() -> None:
+    book = CallBook()
+    assert book.apply(ev.ChannelCreated(T0, _chan("9.0", "9.0", "PJSIP/8001-9", "seats"))) == []
+
+
+def test_relinked_leg_merges_calls_and_keeps_older_id() -> None:
+    book = CallBook()
+    book.apply(ev.ChannelCreated(T0, _chan("1.0", "1.0")))
+    book.apply(ev.ChannelCreated(T0 + timedelta(seconds=5), _chan("2.0", "2.0", "PJSIP/carrier-in-2")))
+    # a bridge makes leg 2.0 take the older linkedid: the two calls become one
+    merged = book.apply(ev.ChannelStateChanged(T0 + timedelta(seconds=6), _chan("2.0", "1.0", "PJSIP/carrier-in-2")))
+    assert merged[-1].call_id == "1.0"
+    assert {leg.uniqueid for leg in merged[-1].legs} == {"1.0", "2.0"}
+    assert book.get("2.0") is None
+
+
+def test_resync_ends_calls_that_vanished_and_keeps_live_timestamps() -> None:
+    book, _ = replay("answered_call.jsonl")
+    live = CallBook()
+    start_events = events("answered_call.jsonl")
+    for e in start_events:
+        live.apply(e)
+        if isinstance(e, ev.SeatConnected):
+            break
+    talking = live.active()[0]
+    assert talking.state is CallState.TALKING
+    now = talking.answered_at + timedelta(seconds=30)
+    # Asterisk still has the call, with coarse times: live measurements are kept
+    coarse = replace(talking, started_at=now, answered_at=now, ring_ms=None)
+    (kept,) = live.resync([coarse], now)
+    assert kept.started_at == talking.started_at and kept.ring_ms == talking.ring_ms
+    # Asterisk no longer has it: it ended while we were away
+    (gone,) = live.resync([], now)
+    assert gone.state is CallState.ENDED and gone.outcome is CallOutcome.ANSWERED and gone.ended_at == now

@@ -1,0 +1,109 @@
+"""The seat model, replayed from real transcripts and from plain tables."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ami_bridge import events as ev
+from ami_bridge.constants import SeatState
+from ami_bridge.seats import SeatBook
+from ami_bridge.snapshots import SeatSnapshot
+
+from .transcripts import events
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def replay(name: str, wrapup_s: int = 5) -> tuple[SeatBook, list[SeatSnapshot]]:
+    book = SeatBook(wrapup_s=wrapup_s)
+    history: list[SeatSnapshot] = []
+    for event in events(name):
+        history += book.apply(event)
+    return book, history
+
+
+def states(history: list[SeatSnapshot], seat: str) -> list[SeatState]:
+    out: list[SeatState] = []
+    for snap in history:
+        if snap.seat == seat and (not out or out[-1] is not snap.state):
+            out.append(snap.state)
+    return out
+
+
+def test_answered_call_seat_states() -> None:
+    book, history = replay("answered_call.jsonl")
+    assert states(history, "8001") == [SeatState.READY, SeatState.RINGING, SeatState.TALKING, SeatState.WRAP_UP]
+    wrap = book.get("8001")
+    assert wrap is not None and wrap.call_id is None and wrap.since is not None
+    assert book.expire(wrap.since + timedelta(seconds=4)) == []
+    (ready,) = book.expire(wrap.since + timedelta(seconds=5))
+    assert ready.state is SeatState.READY
+
+
+def test_missed_seat_counts_a_miss() -> None:
+    book, history = replay("missed_call.jsonl")
+    assert states(history, "8001") == [SeatState.READY, SeatState.RINGING, SeatState.READY]
+    assert book.get("8001").misses_in_row == 1  # type: ignore[union-attr]
+    assert book.get("8002").state is SeatState.WRAP_UP  # type: ignore[union-attr]
+    assert book.get("8002").misses_in_row == 0  # type: ignore[union-attr]
+
+
+def test_caller_gone_while_ringing_frees_the_seat() -> None:
+    book, history = replay("abandoned_call.jsonl")
+    assert states(history, "8001") == [SeatState.READY, SeatState.RINGING, SeatState.READY]
+    assert book.get("8001").misses_in_row == 0  # type: ignore[union-attr]
+
+
+def _member(seat: str, paused: bool = False, reason: str = "") -> ev.Member:
+    return ev.Member("hotline", f"PJSIP/{seat}", seat, paused, reason or None, False, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("start_paused", "events_", "expected"),
+    [
+        (False, [ev.MemberPaused(T0, _member("8001", True, "小休"))], (SeatState.PAUSED, "小休")),
+        (True, [ev.MemberPaused(T0, _member("8001", False))], (SeatState.READY, None)),
+        (False, [ev.MemberRemoved(T0, _member("8001"))], (SeatState.LOGGED_OUT, None)),
+        (True, [], (SeatState.PAUSED, "培训")),
+    ],
+)
+def test_membership_table(start_paused: bool, events_: list, expected: tuple) -> None:
+    book = SeatBook()
+    book.apply(ev.MemberAdded(T0, _member("8001", start_paused, "培训" if start_paused else "")))
+    for e in events_:
+        book.apply(e)
+    snap = book.get("8001")
+    assert snap is not None and (snap.state, snap.pause_reason) == expected
+
+
+def test_pause_during_a_call_waits_for_the_call_to_end() -> None:
+    book = SeatBook()
+    paused = False
+    for e in events("answered_call.jsonl"):
+        if paused and isinstance(e, ev.MemberStatus):  # Asterisk reports the pause from then on
+            e = ev.MemberStatus(e.at, replace(e.member, paused=True, pause_reason="会议"))
+        book.apply(e)
+        if isinstance(e, ev.SeatConnected):
+            book.apply(ev.MemberPaused(e.at, _member("8001", True, "会议")))
+            paused = True
+            assert book.get("8001").state is SeatState.TALKING  # type: ignore[union-attr]
+    assert book.get("8001").state is SeatState.PAUSED  # type: ignore[union-attr]
+    assert book.get("8001").pause_reason == "会议"  # type: ignore[union-attr]
+
+
+def test_resync_from_asterisk_members() -> None:
+    book = SeatBook()
+    book.apply(ev.MemberAdded(T0, _member("8001")))
+    book.apply(ev.MemberAdded(T0, _member("8003")))
+    changed = book.resync(
+        [_member("8001", True, "未接"), _member("8002")], {"8002": (SeatState.TALKING, "c1")}, T0 + timedelta(1)
+    )
+    got = {s.seat: (s.state, s.pause_reason, s.call_id) for s in changed}
+    assert got == {
+        "8001": (SeatState.PAUSED, "未接", None),
+        "8002": (SeatState.TALKING, None, "c1"),
+        "8003": (SeatState.LOGGED_OUT, None, None),
+    }

@@ -20,7 +20,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .protocol import AmiParser, AmiProtocolError, FieldValue, Frame, FrameKind, encode_action
+from .protocol import AmiParser, FieldValue, Frame, FrameKind, encode_action
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +130,15 @@ class AmiClient:
         parser = AmiParser()
         tasks: list[asyncio.Task[None]] = []
         try:
-            version = await self._login(reader, parser)
+            version, early = await self._login(reader, parser)
             self.connections += 1
             log.info(
                 "AMI connected to %s (Asterisk Call Manager %s), link #%d", self.address, version, self.connections
             )
             self.connected.set()
             await self.stream.put(LinkUp(version, self.connections))
+            for frame in early:  # events that came in the same read as the login reply
+                self._route(frame)
             tasks = [
                 asyncio.create_task(self._read(reader, parser), name="ami-reader"),
                 asyncio.create_task(self._keepalive(), name="ami-keepalive"),
@@ -165,8 +167,8 @@ class AmiClient:
                 f"(is Asterisk running? `hotline asterisk status`)"
             ) from None
 
-    async def _login(self, reader: asyncio.StreamReader, parser: AmiParser) -> str:
-        """Read the banner and log in before anything else flows."""
+    async def _login(self, reader: asyncio.StreamReader, parser: AmiParser) -> tuple[str, list[Frame]]:
+        """Read the banner and log in before anything else flows; return the version and any later frames."""
         action_id = f"login-{next(self._ids)}"
         assert self._writer is not None
         self._writer.write(encode_action("Login", action_id, {"Username": self.username, "Secret": self._secret}))
@@ -179,28 +181,28 @@ class AmiClient:
                 raise AmiUnreachable(f"AMI at {self.address} did not answer the login in time") from None
             if not data:
                 raise AmiUnreachable(f"AMI at {self.address} closed the connection during login")
-            for frame in parser.feed(data):
+            frames = parser.feed(data)
+            for index, frame in enumerate(frames):
                 if frame.kind is FrameKind.RESPONSE and frame.action_id == action_id:
                     if frame.name == "Success":
-                        return parser.version or "?"
+                        return parser.version or "?", frames[index + 1 :]
                     raise AmiAuthError(
                         f"Asterisk at {self.address} refused AMI user {self.username!r}: {frame.get('Message')}. "
                         "Check HOTLINE_AMI_SECRET / the secret file against manager_secret.conf "
                         "(`hotline asterisk up` writes it from the same source)."
                     )
+            if parser.error is not None:
+                raise AmiUnreachable(f"{self.address} is not an AMI server: {parser.error}")
 
     async def _read(self, reader: asyncio.StreamReader, parser: AmiParser) -> None:
-        while True:
+        while parser.error is None:
             data = await reader.read(65536)
             if not data:
                 raise ConnectionError("Asterisk closed the AMI connection")
-            try:
-                frames = parser.feed(data)
-            except AmiProtocolError as exc:
-                log.error("garbage on the AMI link from %s: %s; recycling the connection", self.address, exc)
-                raise
-            for frame in frames:
+            for frame in parser.feed(data):
                 self._route(frame)
+        log.error("garbage on the AMI link from %s: %s; recycling the connection", self.address, parser.error)
+        raise parser.error
 
     def _route(self, frame: Frame) -> None:
         pending = self._pending.get(frame.action_id) if frame.action_id else None

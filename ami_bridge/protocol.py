@@ -92,17 +92,33 @@ class _State(enum.Enum):
 
 
 class AmiParser:
-    """Feed bytes, get frames. Raises AmiProtocolError on input that is not AMI."""
+    """Feed bytes, get frames.
+
+    Input that is not AMI stops the parser: `feed` still returns the good frames that came before
+    it and sets `error`; any later `feed` raises that AmiProtocolError. The connection must then
+    be recycled.
+    """
 
     def __init__(self, *, max_frame: int = MAX_FRAME) -> None:
         self._buffer = bytearray()
         self._state = _State.BANNER
         self._max_frame = max_frame
         self.version: str | None = None
+        self.error: AmiProtocolError | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
-        self._buffer += data
+        if self.error is not None:
+            raise self.error
         frames: list[Frame] = []
+        try:
+            self._feed(data, frames)
+        except AmiProtocolError as exc:
+            self.error = exc
+            self._buffer.clear()
+        return frames
+
+    def _feed(self, data: bytes, frames: list[Frame]) -> list[Frame]:
+        self._buffer += data
         if self._state is _State.BANNER and not self._read_banner():
             return frames
         while True:

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     ring_count: int = Field(2, ge=1, le=6, description="rings before a call moves on (响铃两声)")
     ring_on_ms: int = Field(1000, gt=0, description="cn cadence: ring on")
     ring_off_ms: int = Field(4000, gt=0, description="cn cadence: silence")
+    pause_reasons: tuple[str, ...] = Field(
+        ("小休", "培训", "会议", "未接", "其他"), description="reasons a seat may be paused with (JSON list)"
+    )
+    wrapup_s: int = Field(5, ge=0, le=600, description="seconds of wrap-up (整理) after each call")
     seats_first: int = 8001
     seats_last: int = 8050
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ami_bridge.client import AmiClient  # noqa: E402
-from ami_bridge.protocol import Frame  # noqa: E402
-from tests import realparts  # noqa: E402
+from ami_bridge.client import AmiClient
+from ami_bridge.protocol import Frame
+from tests import realparts
 
 SCENARIOS = {
     # name: (seats {seat: answer_ms}, citizen hold_ms, seconds to record)
@@ -38,9 +38,12 @@ async def record(name: str, out: Path) -> None:
     client = AmiClient(host, port, user, secret)
     runner = asyncio.create_task(client.run())
     await client.connected.wait()
+
     async def login(seat: str) -> None:
-        await client.action("QueueAdd", {"Queue": "hotline", "Interface": f"PJSIP/{seat}", "MemberName": seat,
-                                         "StateInterface": f"PJSIP/{seat}"})
+        await client.action(
+            "QueueAdd",
+            {"Queue": "hotline", "Interface": f"PJSIP/{seat}", "MemberName": seat, "StateInterface": f"PJSIP/{seat}"},
+        )
 
     first, *later = seats  # later seats log in once the first one rings, so the first rings first
     await login(first)

@@ -108,7 +108,6 @@ def test_relinked_leg_merges_calls_and_keeps_older_id() -> None:
 
 
 def test_resync_ends_calls_that_vanished_and_keeps_live_timestamps() -> None:
-    book, _ = replay("answered_call.jsonl")
     live = CallBook()
     start_events = events("answered_call.jsonl")
     for e in start_events:

@@ -57,15 +57,25 @@ def test_channel_variables() -> None:
     ],
 )
 def test_garbage_is_a_named_error(garbage: bytes) -> None:
+    parser = AmiParser()
+    assert parser.feed(garbage) == []
+    assert isinstance(parser.error, AmiProtocolError)
     with pytest.raises(AmiProtocolError):
-        AmiParser().feed(garbage)
+        parser.feed(b"Event: FullyBooted\r\n\r\n")  # stopped for good: the connection must be recycled
+
+
+def test_frames_before_garbage_are_kept() -> None:
+    parser = AmiParser()
+    frames = parser.feed(BANNER + b"Response: Success\r\nActionID: 1\r\n\r\nnot ami\r\n\r\n")
+    assert [f.name for f in frames] == ["Success"] and parser.error is not None
 
 
 def test_runaway_frame_is_refused() -> None:
     parser = AmiParser(max_frame=1000)
     parser.feed(BANNER)
+    assert parser.feed(b"Event: X\r\n" + b"A: " + b"x" * 2000) == []
     with pytest.raises(AmiProtocolError, match="no end of frame"):
-        parser.feed(b"Event: X\r\n" + b"A: " + b"x" * 2000)
+        parser.feed(b"")
 
 
 def test_truncated_frame_waits_for_more() -> None:

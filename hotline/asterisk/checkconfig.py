@@ -1,0 +1,140 @@
+"""`hotline check-config`: Asterisk loads asterisk-conf/ cleanly, and the hotline's own rules hold.
+
+Asterisk's part starts a scratch instance ("check", on free ports) with the configuration and asks
+it what it loaded. The project's part reads the files: ring timeout = rings x cadence, ringinuse=no,
+AMI on loopback with timestamps, country cn.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotline.settings import Settings
+
+from .instance import Instance
+from .provision import AsteriskInstall
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    ok: bool
+    what: str
+    detail: str = ""
+
+
+def read_conf(path: Path) -> dict[str, dict[str, list[str]]]:
+    """A tolerant reader of Asterisk's ini dialect: sections -> key -> values (comments dropped)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current = sections.setdefault("", {})
+    for raw in path.read_text().splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^\[([^\]]+)\]", line)
+        if m:
+            current = sections.setdefault(m.group(1), {})
+            continue
+        pair = re.match(r"^([^=]+?)\s*=>?\s*(.*)$", line)
+        if pair:
+            current.setdefault(pair.group(1).strip(), []).append(pair.group(2).strip())
+    return sections
+
+
+def _one(conf: dict[str, dict[str, list[str]]], section: str, key: str) -> str | None:
+    values = conf.get(section, {}).get(key)
+    return values[-1] if values else None
+
+
+def project_rules(settings: Settings) -> Iterator[Check]:
+    conf_dir = settings.asterisk_conf
+    queues = read_conf(conf_dir / "queues.conf")
+    q = settings.queue
+    if q not in queues:
+        yield Check(False, f"queues.conf defines the queue {q!r}", "no such section")
+        return
+    timeout = _one(queues, q, "timeout")
+    want = settings.ring_timeout_s
+    yield Check(
+        timeout == str(want),
+        "queue ring timeout equals the ring rule",
+        f"queues.conf [{q}] timeout = {timeout}; {settings.ring_count} rings of "
+        f"{settings.ring_on_ms} ms on + {settings.ring_off_ms} ms off = {want} s",
+    )
+    yield Check(_one(queues, q, "ringinuse") == "no", "queue never rings a seat already on a call", "ringinuse = no")
+    retry = _one(queues, q, "retry")
+    yield Check(
+        retry is not None and retry.isdigit() and int(retry) <= 1, "next seat rings within 1 s", f"retry = {retry}"
+    )
+    manager = read_conf(conf_dir / "manager.conf")
+    yield Check(_one(manager, "general", "bindaddr") == "127.0.0.1", "AMI listens on loopback only", "bindaddr")
+    yield Check(_one(manager, "general", "timestampevents") == "yes", "AMI events carry timestamps", "timestampevents")
+    user = manager.get(settings.ami_username, {})
+    yield Check(bool(user), f"AMI user {settings.ami_username!r} exists", "manager.conf section")
+    yield Check(not any(k == "secret" for k in user), "no AMI secret in git", "secret comes from manager_secret.conf")
+    indications = read_conf(conf_dir / "indications.conf")
+    yield Check(_one(indications, "general", "country") == "cn", "Chinese tones", "indications.conf country = cn")
+    cadence = f"{settings.ring_on_ms},{settings.ring_off_ms}"
+    got = _one(indications, "cn", "ringcadence")
+    yield Check(
+        got == cadence, "ring cadence agrees with the settings", f"[cn] ringcadence = {got}; settings {cadence}"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def asterisk_loads(settings: Settings, install: AsteriskInstall) -> Iterator[Check]:
+    scratch = settings.model_copy(
+        update={"asterisk_instance": "check", "ami_port": _free_port(), "sip_port": _free_port(), "ami_secret": "check"}
+    )
+    instance = Instance(install, scratch)
+    instance.stop()
+    try:
+        instance.start(fresh=True, timeout=30)
+    except Exception as exc:
+        yield Check(False, "Asterisk starts with asterisk-conf/", str(exc))
+        return
+    try:
+        yield Check(True, "Asterisk starts with asterisk-conf/", f"Asterisk {install.version}")
+        yield from _loaded(instance, scratch)
+    finally:
+        instance.stop()
+
+
+def _loaded(instance: Instance, settings: Settings) -> Iterator[Check]:
+    wanted = read_conf(settings.asterisk_conf / "modules.conf").get("modules", {}).get("load", [])
+    shown = instance.cli("module show")
+    missing = [m for m in wanted if not re.search(rf"^{re.escape(m)}\s.*Running", shown, re.M)]
+    yield Check(not missing, f"all {len(wanted)} modules in modules.conf are running", ", ".join(missing))
+    for context in ("from-carrier", "queue", "outbound"):
+        out = instance.cli(f"dialplan show {context}")
+        yield Check(f"'{context}'" in out and "There is no existence" not in out, f"dialplan context {context}")
+    queue = instance.cli(f"queue show {settings.queue}")
+    yield Check(
+        f"{settings.queue} has" in queue, f"queue {settings.queue} loaded", queue.splitlines()[0] if queue else ""
+    )
+    endpoints = instance.cli("pjsip show endpoints")
+    seats = [str(n) for n in range(settings.seats_first, settings.seats_last + 1)]
+    absent = [s for s in seats if not re.search(rf"Endpoint:\s+{s}\b", endpoints)]
+    yield Check(not absent, f"{len(seats)} seat endpoints", "missing: " + ", ".join(absent[:10]) if absent else "")
+    for name in ("carrier-in", "trunk-out"):
+        yield Check(bool(re.search(rf"Endpoint:\s+{name}\b", endpoints)), f"trunk endpoint {name}")
+    log = instance.log_dir / "messages.log"
+    problems = [
+        line for line in log.read_text(errors="replace").splitlines() if " ERROR[" in line or " WARNING[" in line
+    ]
+    yield Check(not problems, "no errors or warnings while loading", "\n    ".join(problems[:10]))
+
+
+def run_checks(settings: Settings, install: AsteriskInstall | None) -> list[Check]:
+    checks = list(project_rules(settings))
+    if install is not None:
+        checks += list(asterisk_loads(settings, install))
+    return checks

@@ -1,0 +1,220 @@
+"""The event bus: the bridge publishes call and seat snapshots; web sockets and the demo subscribe.
+
+Two implementations, one protocol:
+
+- ``InProcessBus`` for a single box (the default): bounded queues per subscriber. A subscriber
+  that cannot keep up loses its *oldest* messages (counted in ``Subscription.dropped``); the
+  publisher never waits, so a stuck browser can never stall the AMI reader.
+- ``RedisBus`` when ``REDIS_URL`` is set: every web process sees every event. Channels are
+  ``hotline:<topic>``; messages are JSON objects (UTF-8, Chinese kept readable).
+
+    async with bus.subscribe("call", "seat") as sub:
+        async for topic, message in sub: ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+CHANNEL_PREFIX = "hotline:"
+DEFAULT_QUEUE_SIZE = 1000
+
+
+class BusError(RuntimeError):
+    """The bus cannot be reached or used."""
+
+
+class Subscription(Protocol):
+    dropped: int
+
+    async def __aenter__(self) -> Subscription: ...
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None: ...
+    def __aiter__(self) -> AsyncIterator[tuple[str, Message]]: ...
+    async def get(self, timeout: float | None = None) -> tuple[str, Message]: ...
+
+
+class Bus(Protocol):
+    async def ping(self) -> None: ...
+    async def publish(self, topic: str, message: Message) -> None: ...
+    def subscribe(self, *topics: str) -> Subscription: ...
+    async def close(self) -> None: ...
+
+
+class _QueueSubscription:
+    """A subscriber's queue; iterating yields (topic, message) until the subscription closes."""
+
+    def __init__(self, topics: tuple[str, ...], maxsize: int) -> None:
+        if not topics:
+            raise ValueError("subscribe to at least one topic")
+        self.topics = frozenset(topics)
+        self.dropped = 0
+        self._queue: asyncio.Queue[tuple[str, Message]] = asyncio.Queue(maxsize)
+
+    def offer(self, topic: str, message: Message) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait((topic, message))
+
+    async def get(self, timeout: float | None = None) -> tuple[str, Message]:
+        """The next message; TimeoutError after `timeout` seconds without one."""
+        if timeout is None:
+            return await self._queue.get()
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    def __aiter__(self) -> AsyncIterator[tuple[str, Message]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[tuple[str, Message]]:
+        while True:
+            yield await self._queue.get()
+
+
+class InProcessBus:
+    def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._subs: set[_InProcessSubscription] = set()
+
+    async def ping(self) -> None:
+        return None
+
+    async def publish(self, topic: str, message: Message) -> None:
+        for sub in list(self._subs):
+            if topic in sub.topics:
+                sub.offer(topic, message)
+
+    def subscribe(self, *topics: str) -> _InProcessSubscription:
+        return _InProcessSubscription(self, topics)
+
+    async def close(self) -> None:
+        self._subs.clear()
+
+
+class _InProcessSubscription(_QueueSubscription):
+    def __init__(self, bus: InProcessBus, topics: tuple[str, ...]) -> None:
+        super().__init__(topics, bus.queue_size)
+        self._bus = bus
+
+    async def __aenter__(self) -> _InProcessSubscription:
+        self._bus._subs.add(self)
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._bus._subs.discard(self)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class RedisBus:
+    def __init__(self, url: str, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+        self.url, self.queue_size = url, queue_size
+        self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+
+    async def ping(self) -> None:
+        """Fail fast, naming the URL, when Redis is not there."""
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            raise BusError(
+                f"cannot reach Redis at {_safe_url(self.url)}: {exc}. Start Redis, or unset REDIS_URL to use "
+                "the in-process bus (one process only)."
+            ) from exc
+
+    async def publish(self, topic: str, message: Message) -> None:
+        data = json.dumps(message, ensure_ascii=False)
+        try:
+            await self.redis.publish(CHANNEL_PREFIX + topic, data)
+        except (RedisError, OSError) as exc:
+            raise BusError(f"cannot publish to Redis at {_safe_url(self.url)}: {exc}") from exc
+
+    def subscribe(self, *topics: str) -> _RedisSubscription:
+        return _RedisSubscription(self, topics)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+class _RedisSubscription(_QueueSubscription):
+    """Reads the Redis pubsub in a task into the local bounded queue (drop oldest when full)."""
+
+    def __init__(self, bus: RedisBus, topics: tuple[str, ...]) -> None:
+        super().__init__(topics, bus.queue_size)
+        self._bus = bus
+        self._pubsub = bus.redis.pubsub(ignore_subscribe_messages=True)
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _RedisSubscription:
+        channels = [CHANNEL_PREFIX + t for t in sorted(self.topics)]
+        try:
+            await self._pubsub.subscribe(*channels)
+            # Wait for the server's confirmations: only then is a message published now sure to arrive.
+            confirmed = 0
+            while confirmed < len(channels):
+                reply = await self._pubsub.parse_response(block=True, timeout=5)
+                if reply is None:
+                    raise BusError(f"Redis at {_safe_url(self._bus.url)} did not confirm the subscription")
+                if reply[0] in (b"subscribe", "subscribe"):
+                    confirmed += 1
+        except (RedisError, OSError) as exc:
+            await self._pubsub.aclose()
+            raise BusError(f"cannot subscribe at Redis {_safe_url(self._bus.url)}: {exc}") from exc
+        self._reader = asyncio.create_task(self._read(), name=f"bus-reader {','.join(sorted(self.topics))}")
+        return self
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                msg = await self._pubsub.get_message(timeout=None)
+            except (RedisError, OSError) as exc:
+                log.error("bus: lost Redis at %s: %s; retrying in 1 s", _safe_url(self._bus.url), exc)
+                await asyncio.sleep(1)
+                continue
+            if msg is None or msg.get("type") != "message":
+                continue
+            channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
+            try:
+                payload = json.loads(msg["data"])
+                if not isinstance(payload, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                log.warning("bus: skipped a malformed message on %s: %s", channel, exc)
+                continue
+            self.offer(channel.removeprefix(CHANNEL_PREFIX), payload)
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.unsubscribe()
+        await self._pubsub.aclose()
+
+
+def make_bus(redis_url: str = "") -> Bus:
+    """In-process when `redis_url` is empty, else Redis."""
+    if not redis_url:
+        return InProcessBus()
+    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise BusError(f"REDIS_URL {_safe_url(redis_url)!r} must start with redis://, rediss:// or unix://")
+    return RedisBus(redis_url)

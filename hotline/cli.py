@@ -1,0 +1,187 @@
+"""`hotline`: the one entry point for everything a person runs.
+
+hotline run [--demo]             Asterisk + bridge + web on 127.0.0.1 (the demo places live calls)
+hotline asterisk provision|up|down|status|cli [COMMAND]
+hotline check-config             Asterisk loads asterisk-conf/ cleanly and the hotline's rules hold
+hotline db upgrade               apply database migrations
+hotline settings                 every setting, its value and what it is for
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from .asterisk.checkconfig import run_checks
+from .asterisk.instance import AsteriskError, Instance
+from .asterisk.provision import ProvisionError, find_or_provision, provision
+from .settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("hotline")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_run(settings, demo=args.demo, start_asterisk=not args.no_asterisk))
+
+
+async def _run(settings: Settings, *, demo: bool, start_asterisk: bool) -> int:
+    from .demo.driver import Demo
+    from .demo.phones import OVERLAY
+    from .service import Service
+
+    if demo and settings.asterisk_overlay is None:
+        settings = settings.model_copy(update={"asterisk_overlay": OVERLAY, "asterisk_instance": "demo"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Service(settings, start_asterisk=start_asterisk) as service:
+        await asyncio.wait_for(service.bridge.resynced.wait(), 30)
+        print(f"hotline is up: floor view {service.url}/  health {service.url}/health  API {service.url}/api/calls")
+        print(f"Asterisk console: hotline asterisk cli   (instance {settings.asterisk_instance})")
+        demo_driver = None
+        if demo:
+            demo_driver = Demo(
+                service.seats, service.bus, sip_port=settings.sip_port, work_dir=settings.state_dir / "demo"
+            )
+            await demo_driver.start()
+        waiter = asyncio.create_task(service.wait())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if demo_driver is not None:
+            await demo_driver.stop()
+        stopper.cancel()
+        if waiter.done() and waiter.exception() is not None:
+            raise waiter.exception()  # type: ignore[misc]
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+    print("hotline stopped")
+    return 0
+
+
+def cmd_asterisk(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "provision":
+        install = provision(settings) if not (settings.asterisk_cache / "asterisk-sid").exists() else None
+        install = install or find_or_provision(settings)
+        print(f"Asterisk {install.version} at {install.root} ({'chroot' if install.chrooted else 'host'})")
+        return 0
+    instance = Instance(find_or_provision(settings), settings)
+    if args.action == "up":
+        took = instance.start()
+        print(
+            f"Asterisk {instance.install.version} up in {took:.1f} s; AMI 127.0.0.1:{settings.ami_port}, "
+            f"SIP udp {settings.sip_port}; logs {instance.log_dir}"
+        )
+    elif args.action == "down":
+        instance.stop()
+        print("Asterisk stopped")
+    elif args.action == "status":
+        if not instance.running():
+            print(f"Asterisk instance {settings.asterisk_instance!r} is not running")
+            return 3
+        print(instance.cli("core show uptime") + instance.cli(f"queue show {settings.queue}"))
+    elif args.action == "cli":
+        if args.command:
+            print(instance.cli(" ".join(args.command)), end="")
+        else:
+            os.execvp(
+                instance.install.command()[0],
+                instance.install.command("-C", str(instance.inner / "etc" / "asterisk.conf"), "-r"),
+            )
+    return 0
+
+
+def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
+    install = None if args.no_asterisk else find_or_provision(settings)
+    checks = run_checks(settings, install)
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        print(
+            f"{mark} {check.what}"
+            + (f"\n     {check.detail}" if check.detail and (not check.ok or args.verbose) else "")
+        )
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} checks passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from .db.migrate import upgrade
+
+    asyncio.run(upgrade(settings.effective_database_url))
+    print(f"database at head: {settings.effective_database_url}")
+    return 0
+
+
+def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if "secret" in name and value:
+            value = "***"
+        env = (
+            "DATABASE_URL"
+            if name == "database_url"
+            else "REDIS_URL"
+            if name == "redis_url"
+            else f"HOTLINE_{name.upper()}"
+        )
+        print(f"{env:32} = {value!s:40} {field.description or ''}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotline", description="12345 hotline telephony on Asterisk 22")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="start Asterisk, the bridge and the web server")
+    run.add_argument("--demo", action="store_true", help="place sample citizen calls that simulated seats answer")
+    run.add_argument("--no-asterisk", action="store_true", help="use an Asterisk that runs elsewhere")
+    run.set_defaults(func=cmd_run)
+    ast = sub.add_parser("asterisk", help="the project's Asterisk")
+    ast.add_argument("action", choices=["provision", "up", "down", "status", "cli"])
+    ast.add_argument("command", nargs="*", help="for cli: one CLI command to run (else an interactive console)")
+    ast.set_defaults(func=cmd_asterisk)
+    chk = sub.add_parser("check-config", help="validate asterisk-conf/")
+    chk.add_argument("--no-asterisk", action="store_true", help="only the project's rules, without starting Asterisk")
+    chk.add_argument("-v", "--verbose", action="store_true")
+    chk.set_defaults(func=cmd_check_config)
+    db = sub.add_parser("db", help="database")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+    sub.add_parser("settings", help="list the settings").set_defaults(func=cmd_settings)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    _logging(settings.log_level)
+    try:
+        return int(args.func(settings, args))
+    except (ProvisionError, AsteriskError) as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear last line rather than only a traceback
+        log.exception("hotline %s failed", args.cmd)
+        print(f"hotline: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

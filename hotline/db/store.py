@@ -1,0 +1,242 @@
+"""The database: calls with their legs, seats and seat events. SQLite for one box, PostgreSQL else.
+
+    store = await Store.open("postgresql://localhost/hotline")   # migrates to the newest schema
+    await store.save_call(snapshot)
+
+Every save is one transaction, an upsert keyed by the call id or the seat: the bridge may save the
+same call many times as it moves on, and a retry after an error never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from ami_bridge.constants import CallOutcome, CallState, LegRole, SeatState
+from ami_bridge.snapshots import CallSnapshot, LegSnapshot, SeatSnapshot
+
+from .models import CallRow, LegRow, SeatEventRow, SeatRow
+
+log = logging.getLogger(__name__)
+
+_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; the message names the URL (without password)."""
+
+
+def async_url(url: str) -> str:
+    """Accept the usual URL forms and pick the async driver: postgresql:// → +asyncpg, sqlite:/// → +aiosqlite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"DATABASE_URL {url!r} is not a database URL: use postgresql://host/db or sqlite:///path/file.db"
+        ) from exc
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None and parsed.drivername not in _DRIVERS.values():
+        raise StoreError(
+            f"DATABASE_URL uses {parsed.drivername!r}: the hotline runs on PostgreSQL (postgresql://...) "
+            "or SQLite (sqlite:///path/file.db)"
+        )
+    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+
+
+def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """An async engine; `schema` puts every table of the hotline in that PostgreSQL schema."""
+    full = async_url(url)
+    args: dict[str, Any] = {}
+    if schema is not None:
+        if not full.startswith("postgresql"):
+            raise StoreError("a schema can only be chosen on PostgreSQL")
+        args["connect_args"] = {"server_settings": {"search_path": schema}}
+    engine = create_async_engine(full, pool_pre_ping=True, **args)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the web) never wait for the bridge's writes
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._session = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str, *, schema: str | None = None, migrate: bool = True) -> Store:
+        """Connect, and bring the schema to the newest version unless `migrate` is False."""
+        from .migrate import upgrade_engine
+
+        engine = make_engine(url, schema=schema)
+        safe = engine.url.render_as_string(hide_password=True)
+        if engine.dialect.name == "sqlite" and engine.url.database:
+            from pathlib import Path
+
+            Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if migrate:
+                await upgrade_engine(engine)
+            else:
+                async with engine.connect():
+                    pass
+        except (SQLAlchemyError, OSError) as exc:
+            await engine.dispose()
+            raise StoreError(f"cannot open the database at {safe}: {exc}") from exc
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # ------------------------------------------------------------------ calls
+    async def save_call(self, call: CallSnapshot) -> None:
+        """Insert or update the call and its legs, in one transaction."""
+        row = _call_values(call)
+        async with self._session.begin() as session:
+            await session.execute(self._upsert(CallRow, row, ["call_id"]))
+            for leg in call.legs:
+                await session.execute(self._upsert(LegRow, _leg_values(call.call_id, leg), ["uniqueid"]))
+            kept = [leg.uniqueid for leg in call.legs]
+            await session.execute(delete(LegRow).where(LegRow.call_id == call.call_id, LegRow.uniqueid.not_in(kept)))
+
+    async def get_call(self, call_id: str) -> CallSnapshot | None:
+        async with self._session() as session:
+            row = await session.get(CallRow, call_id)
+            return None if row is None else _call_snapshot(row)
+
+    async def recent_calls(self, limit: int = 50, *, caller_number: str | None = None) -> list[CallSnapshot]:
+        """Newest first; optionally only one caller's."""
+        query = select(CallRow).order_by(CallRow.started_at.desc()).limit(limit)
+        if caller_number is not None:
+            query = query.where(CallRow.caller_number == caller_number)
+        async with self._session() as session:
+            return [_call_snapshot(r) for r in (await session.scalars(query)).all()]
+
+    async def count_calls(self) -> int:
+        async with self._session() as session:
+            return int(await session.scalar(select(func.count()).select_from(CallRow)) or 0)
+
+    # ------------------------------------------------------------------ seats
+    async def save_seat(self, seat: SeatSnapshot, *, logged_in: bool) -> None:
+        """Store the seat's state; a change of state or pause reason also adds a seat event."""
+        values = {
+            "seat": seat.seat,
+            "state": seat.state.value,
+            "interface": seat.interface,
+            "pause_reason": seat.pause_reason,
+            "call_id": seat.call_id,
+            "since": seat.since,
+            "misses_in_row": seat.misses_in_row,
+            "logged_in": logged_in,
+        }
+        async with self._session.begin() as session:
+            before = await session.get(SeatRow, seat.seat, with_for_update=True)
+            changed = before is None or (before.state, before.pause_reason) != (seat.state.value, seat.pause_reason)
+            await session.execute(self._upsert(SeatRow, values, ["seat"]))
+            if changed and seat.since is not None:
+                session.add(
+                    SeatEventRow(
+                        seat=seat.seat, at=seat.since, state=seat.state.value,
+                        pause_reason=seat.pause_reason, call_id=seat.call_id,
+                    )
+                )  # fmt: skip
+
+    async def seats(self) -> list[SeatSnapshot]:
+        async with self._session() as session:
+            rows = (await session.scalars(select(SeatRow).order_by(SeatRow.seat))).all()
+        return [
+            SeatSnapshot(
+                seat=r.seat, state=SeatState(r.state), interface=r.interface, pause_reason=r.pause_reason,
+                call_id=r.call_id, since=r.since, misses_in_row=r.misses_in_row,
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    async def seat_events(self, seat: str, *, since: datetime | None = None) -> list[SeatEventRow]:
+        query = select(SeatEventRow).where(SeatEventRow.seat == seat).order_by(SeatEventRow.at, SeatEventRow.id)
+        if since is not None:
+            query = query.where(SeatEventRow.at >= since)
+        async with self._session() as session:
+            return list((await session.scalars(query)).all())
+
+    # ------------------------------------------------------------------ helpers
+    def _upsert(self, model: type[Any], values: dict[str, Any], keys: list[str]) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(model).values(**values)
+        return stmt.on_conflict_do_update(
+            index_elements=keys, set_={k: stmt.excluded[k] for k in values if k not in keys}
+        )
+
+
+def _call_values(call: CallSnapshot) -> dict[str, Any]:
+    return {
+        "call_id": call.call_id,
+        "state": call.state.value,
+        "caller_number": call.caller_number,
+        "caller_name": call.caller_name,
+        "dialed": call.dialed,
+        "queue": call.queue,
+        "seat": call.seat,
+        "started_at": call.started_at,
+        "queued_at": call.queued_at,
+        "ring_started_at": call.ring_started_at,
+        "answered_at": call.answered_at,
+        "ended_at": call.ended_at,
+        "outcome": call.outcome.value if call.outcome else None,
+        "ring_ms": call.ring_ms,
+        "wait_ms": call.wait_ms,
+    }
+
+
+def _leg_values(call_id: str, leg: LegSnapshot) -> dict[str, Any]:
+    return {
+        "uniqueid": leg.uniqueid,
+        "call_id": call_id,
+        "channel": leg.channel,
+        "role": leg.role.value,
+        "started_at": leg.started_at,
+        "answered_at": leg.answered_at,
+        "ended_at": leg.ended_at,
+        "hangup_cause": leg.hangup_cause,
+    }
+
+
+def _call_snapshot(row: CallRow) -> CallSnapshot:
+    return CallSnapshot(
+        call_id=row.call_id,
+        state=CallState(row.state),
+        caller_number=row.caller_number,
+        caller_name=row.caller_name,
+        dialed=row.dialed,
+        started_at=row.started_at,
+        queue=row.queue,
+        queued_at=row.queued_at,
+        seat=row.seat,
+        ring_started_at=row.ring_started_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        outcome=CallOutcome(row.outcome) if row.outcome else None,
+        ring_ms=row.ring_ms,
+        wait_ms=row.wait_ms,
+        legs=tuple(
+            LegSnapshot(
+                uniqueid=leg.uniqueid, channel=leg.channel, role=LegRole(leg.role), started_at=leg.started_at,
+                answered_at=leg.answered_at, ended_at=leg.ended_at, hangup_cause=leg.hangup_cause,
+            )
+            for leg in row.legs
+        ),
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""The demo: sipp phones as citizens and seats, driven against a real Asterisk."""

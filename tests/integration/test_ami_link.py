@@ -1,0 +1,125 @@
+"""The AMI link under bad conditions: garbage, truncation, a wrong secret, nobody listening."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from ami_bridge.client import AmiAuthError, AmiClient, AmiDisconnected, LinkDown, LinkUp
+from ami_bridge.protocol import Frame
+from tests import realparts
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+
+
+@contextlib.asynccontextmanager
+async def fake_ami(after_login: Callable[[int], bytes]) -> AsyncIterator[tuple[int, list[int]]]:
+    """A TCP server that speaks just enough AMI: banner, login accepted, then `after_login(n)` for connection n."""
+    count = [0]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        count[0] += 1
+        writer.write(BANNER)
+        data = await reader.readuntil(b"\r\n\r\n")
+        action_id = next(line.split(": ", 1)[1] for line in data.decode().split("\r\n") if line.startswith("ActionID"))
+        writer.write(f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode())
+        writer.write(after_login(count[0]))
+        await writer.drain()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader.read(), 3)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield port, count
+
+
+def client(port: int, secret: str = "x") -> AmiClient:
+    return AmiClient(
+        "127.0.0.1", port, "hotline-bridge", secret, ping_interval=5, backoff_initial=0.05, backoff_max=0.2
+    )
+
+
+async def drain_until(c: AmiClient, predicate: Callable[[object], bool], timeout: float = 5) -> list[object]:
+    seen: list[object] = []
+    while not seen or not predicate(seen[-1]):
+        seen.append(await asyncio.wait_for(c.stream.get(), timeout))
+    return seen
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"this is not AMI at all\r\n\r\n",
+        b"Event: Newchannel\r\nChannel: PJSIP/x\r\n" + b"\xff" * 10 + b" no colon\r\n\r\n",
+        b"Event: Hangup\r\nCause: 1",  # truncated: the connection ends mid-frame
+    ],
+)
+async def test_garbage_recycles_the_connection(garbage: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    good = b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n"
+    async with fake_ami(lambda n: garbage if n == 1 else good) as (port, count):
+        c = client(port)
+        runner = asyncio.create_task(c.run())
+        try:
+            items = await drain_until(c, lambda i: isinstance(i, Frame) and i.name == "FullyBooted")
+        finally:
+            await c.close()
+            runner.cancel()
+    kinds = [type(i).__name__ for i in items]
+    assert kinds == ["LinkUp", "LinkDown", "LinkUp", "Frame"], kinds
+    assert isinstance(items[2], LinkUp) and items[2].connection == 2
+    assert count[0] == 2
+
+
+async def test_garbage_is_logged_clearly(caplog: pytest.LogCaptureFixture) -> None:
+    async with fake_ami(lambda n: b"not ami\r\n\r\n" if n == 1 else b"") as (port, _):
+        c = client(port)
+        runner = asyncio.create_task(c.run())
+        with caplog.at_level(logging.ERROR, logger="ami_bridge.client"):
+            await drain_until(c, lambda i: isinstance(i, LinkDown))
+        await c.close()
+        runner.cancel()
+    assert any("garbage on the AMI link" in r.getMessage() and "recycling" in r.getMessage() for r in caplog.records)
+
+
+async def test_pending_action_fails_instead_of_hanging() -> None:
+    """The link drops while an action waits for its reply: the caller gets AmiDisconnected at once."""
+    async with fake_ami(lambda n: b"") as (port, _):
+        c = client(port)
+        runner = asyncio.create_task(c.run())
+        await asyncio.wait_for(c.connected.wait(), 5)
+        waiting = asyncio.create_task(c.action("QueueStatus", timeout=30))
+        await asyncio.sleep(0.1)
+        c._writer.transport.abort()  # type: ignore[union-attr]  # the TCP link dies
+        with pytest.raises(AmiDisconnected):
+            await asyncio.wait_for(waiting, 5)
+        await c.close()
+        runner.cancel()
+
+
+async def test_unreachable_is_retried_with_backoff(caplog: pytest.LogCaptureFixture) -> None:
+    c = AmiClient("127.0.0.1", 1, "u", "s", backoff_initial=0.05, backoff_max=0.4)
+    with caplog.at_level(logging.WARNING, logger="ami_bridge.client"):
+        runner = asyncio.create_task(c.run())
+        await asyncio.sleep(1.2)
+        await c.close()
+        runner.cancel()
+    lines = [r.getMessage() for r in caplog.records if "reconnecting in" in r.getMessage()]
+    assert len(lines) >= 3
+    assert all("127.0.0.1:1" in line for line in lines)
+    delays = [float(line.rsplit("reconnecting in ", 1)[1].split(" s")[0]) for line in lines]
+    assert delays[:4] == sorted(delays[:4]) and max(delays) <= 0.4  # grows, capped
+
+
+@pytest.mark.asterisk
+async def test_wrong_secret_is_fatal_and_clear(asterisk: object, settings: object) -> None:
+    host, port, user, _ = realparts.ami_credentials(settings)  # type: ignore[arg-type]
+    c = AmiClient(host, port, user, "wrong-secret", backoff_initial=0.05)
+    with pytest.raises(AmiAuthError, match="refused AMI user 'hotline-bridge'"):
+        await asyncio.wait_for(c.run(), 10)
+    assert c.connections == 0

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+
+from hotline.settings import SettingsError, load_settings
+
+
+def test_defaults_are_the_embedded_single_box() -> None:
+    s = load_settings({})
+    assert s.effective_database_url.startswith("sqlite+aiosqlite:///")
+    assert s.redis_url == ""
+    assert s.ring_timeout_s == 10  # two rings of the cn cadence
+
+
+def test_unknown_setting_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match=r"unknown setting HOTLINE_AMI_PROT\. Did you mean HOTLINE_AMI_PORT\?"):
+        load_settings({"HOTLINE_AMI_PROT": "5038"})
+
+
+def test_invalid_value_names_the_setting() -> None:
+    with pytest.raises(SettingsError, match="HOTLINE_AMI_PORT"):
+        load_settings({"HOTLINE_AMI_PORT": "not-a-port"})
+
+
+def test_plain_database_and_redis_urls() -> None:
+    s = load_settings({"DATABASE_URL": "postgresql+asyncpg://localhost/test", "REDIS_URL": "redis://localhost:6379"})
+    assert s.effective_database_url == "postgresql+asyncpg://localhost/test"
+    assert s.redis_url == "redis://localhost:6379"

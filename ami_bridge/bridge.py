@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .calls import CallBook, IllegalTransition
-from .client import AmiClient, AmiError, LinkDown, LinkUp
+from .client import AmiClient, AmiDisconnected, AmiError, LinkDown, LinkUp
 from .constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_SEAT
 from .protocol import Frame
 from .seats import IllegalSeatTransition, SeatBook
@@ -97,7 +97,15 @@ class Bridge:
 
     async def _on_link_up(self, item: LinkUp) -> None:
         self.stats.linked_at = datetime.now(UTC)
-        await self.resync()
+        while True:
+            try:
+                await self.resync()
+                break
+            except AmiDisconnected:
+                raise  # the next LinkUp resyncs
+            except AmiError as exc:  # e.g. a module still loading: the link is up, so try again
+                log.warning("bridge: resync failed (%s); trying again in 1 s", exc)
+                await asyncio.sleep(1)
         await self.bus.publish(TOPIC_BRIDGE, {"link": "up", "version": item.version, "connection": item.connection})
 
     async def resync(self) -> None:
@@ -176,19 +184,21 @@ class Bridge:
             await self._flush()
 
     async def _flush(self) -> None:
+        """Save every dirty snapshot. A snapshot leaves the dirty set only once saved (and not changed
+        meanwhile), so a cancel or an error in the middle loses nothing."""
         if self.store is None:
             return
         self._dirty_event.clear()
-        batch, self._dirty = self._dirty, {}
-        for snap in batch.values():
+        for key, snap in list(self._dirty.items()):
             try:
                 if isinstance(snap, CallSnapshot):
                     await self.store.save_call(snap)
                 else:
                     await self.store.save_seat(snap, logged_in=snap.state.value != "logged_out")
             except Exception:
-                log.exception("could not save %r; kept for the next try", snap)
-                key = f"call:{snap.call_id}" if isinstance(snap, CallSnapshot) else f"seat:{snap.seat}"
-                self._dirty.setdefault(key, snap)
+                log.exception("could not save %s; kept for the next try", key)
                 await asyncio.sleep(1)
                 self._dirty_event.set()
+                return
+            if self._dirty.get(key) is snap:
+                del self._dirty[key]

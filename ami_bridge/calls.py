@@ -35,6 +35,7 @@ TRANSITIONS: dict[tuple[CallState, type], CallState] = {
     (S.QUEUED, ev.CallerAbandoned): S.QUEUED,
     (S.RINGING, ev.CallerAbandoned): S.RINGING,
     (S.TALKING, ev.SeatCompleted): S.AFTER_SEAT,
+    (S.AFTER_SEAT, ev.SeatCompleted): S.AFTER_SEAT,  # a resync saw the seat's leg gone before AgentComplete came
 }
 QUEUE_EVENTS = (
     ev.CallerJoinedQueue,

@@ -89,11 +89,13 @@ class AmiClient:
         ping_interval: float = 10.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        boot_timeout: float = 60.0,
     ) -> None:
         self.host, self.port, self.username = host, port, username
         self._secret = secret
         self.connect_timeout = connect_timeout
         self.action_timeout = action_timeout
+        self.boot_timeout = boot_timeout
         self.ping_interval = ping_interval
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.stream: asyncio.Queue[StreamItem] = asyncio.Queue()
@@ -131,6 +133,7 @@ class AmiClient:
         tasks: list[asyncio.Task[None]] = []
         try:
             version, early = await self._login(reader, parser)
+            early = await self._await_boot(reader, parser, early)
             self.connections += 1
             log.info(
                 "AMI connected to %s (Asterisk Call Manager %s), link #%d", self.address, version, self.connections
@@ -186,6 +189,9 @@ class AmiClient:
                 if frame.kind is FrameKind.RESPONSE and frame.action_id == action_id:
                     if frame.name == "Success":
                         return parser.version or "?", frames[index + 1 :]
+                    if "authentication" not in frame.get("Message").lower():
+                        # e.g. "Asterisk is shutting down": not about our secret, so try again later
+                        raise AmiUnreachable(f"Asterisk at {self.address} refused the login: {frame.get('Message')}")
                     raise AmiAuthError(
                         f"Asterisk at {self.address} refused AMI user {self.username!r}: {frame.get('Message')}. "
                         "Check HOTLINE_AMI_SECRET / the secret file against manager_secret.conf "
@@ -193,6 +199,32 @@ class AmiClient:
                     )
             if parser.error is not None:
                 raise AmiUnreachable(f"{self.address} is not an AMI server: {parser.error}")
+
+    async def _await_boot(self, reader: asyncio.StreamReader, parser: AmiParser, frames: list[Frame]) -> list[Frame]:
+        """Wait for FullyBooted, which Asterisk sends each session once its modules are loaded: before
+        that, QueueStatus and friends are unknown commands. Returns the other frames seen meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.boot_timeout
+        seen: list[Frame] = []
+        waiting_logged = False
+        while True:
+            for index, frame in enumerate(frames):
+                if frame.kind is FrameKind.EVENT and frame.name == "FullyBooted":
+                    return seen + frames[:index] + frames[index + 1 :]
+            seen += frames
+            if parser.error is not None:
+                raise AmiUnreachable(f"{self.address} sent garbage while booting: {parser.error}")
+            if not waiting_logged:
+                log.info("AMI at %s: logged in, waiting for Asterisk to finish booting", self.address)
+                waiting_logged = True
+            try:
+                data = await asyncio.wait_for(reader.read(65536), max(deadline - loop.time(), 0.01))
+            except TimeoutError:
+                raise AmiUnreachable(f"Asterisk at {self.address} did not finish booting within "
+                                     f"{self.boot_timeout:.0f} s") from None  # fmt: skip
+            if not data:
+                raise AmiUnreachable(f"AMI at {self.address} closed the connection while Asterisk was booting")
+            frames = parser.feed(data)
 
     async def _read(self, reader: asyncio.StreamReader, parser: AmiParser) -> None:
         while parser.error is None:

@@ -124,6 +124,7 @@ class Member:
     in_call: bool
     status: int  # AST_DEVICE_*: 1 not in use, 2 in use, 3 busy, 5 unavailable, 6 ringing...
     wrapup_s: int
+    last_call: datetime | None = None  # when the seat's last call ended (LastCall); None: no call since login/restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +221,7 @@ def member(frame: Frame) -> Member:
         in_call=frame.get("InCall") == "1",
         status=_int(frame.get("Status")),
         wrapup_s=_int(frame.get("Wrapuptime")),
+        last_call=datetime.fromtimestamp(_int(frame.get("LastCall")), UTC) if _int(frame.get("LastCall")) else None,
     )
 
 

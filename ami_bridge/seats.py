@@ -162,9 +162,11 @@ class SeatBook:
                 state, call_id = busy[m.seat]
             else:
                 state, call_id = (T.PAUSED if m.paused else T.READY), None
-                if old is not None and old.snap.state is T.WRAP_UP and not m.paused:
-                    state = T.WRAP_UP  # still in our wrap-up window
+                if not m.paused and m.last_call is not None and now - m.last_call < timedelta(seconds=self.wrapup_s):
+                    state = T.WRAP_UP  # Asterisk's own wrap-up window is still open (lost after its restart)
             since = old.snap.since if old is not None and old.snap.state is state else now
+            if state is T.WRAP_UP and m.last_call is not None:
+                since = m.last_call
             misses = old.snap.misses_in_row if old is not None else 0
             snap = SeatSnapshot(m.seat, state, m.interface, _reason(m), call_id, since, misses)
             if old is None or old.snap != snap:

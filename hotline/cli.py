@@ -91,6 +91,12 @@ def cmd_asterisk(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Asterisk instance {settings.asterisk_instance!r} is not running")
             return 3
         print(instance.cli("core show uptime") + instance.cli(f"queue show {settings.queue}"))
+    elif args.action == "foreground":  # containers: the same etc folder as `up`, Asterisk as PID 1's child
+        instance.prepare()
+        os.execvp(
+            instance.install.command()[0],
+            instance.install.command("-C", str(instance.inner / "etc" / "asterisk.conf"), "-f", "-n", "-g"),
+        )
     elif args.action == "cli":
         if args.command:
             print(instance.cli(" ".join(args.command)), end="")
@@ -148,7 +154,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-asterisk", action="store_true", help="use an Asterisk that runs elsewhere")
     run.set_defaults(func=cmd_run)
     ast = sub.add_parser("asterisk", help="the project's Asterisk")
-    ast.add_argument("action", choices=["provision", "up", "down", "status", "cli"])
+    ast.add_argument("action", choices=["provision", "up", "down", "status", "cli", "foreground"])
     ast.add_argument("command", nargs="*", help="for cli: one CLI command to run (else an interactive console)")
     ast.set_defaults(func=cmd_asterisk)
     chk = sub.add_parser("check-config", help="validate asterisk-conf/")

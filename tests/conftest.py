@@ -43,7 +43,13 @@ async def service(asterisk: Instance, settings: Settings, tmp_path: Path) -> Asy
     async with Service(local) as svc:
         await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
         yield svc
-        # leave Asterisk as we found it: no seat logged in
+        # leave Asterisk as we found it: no call up, no seat logged in
+        with contextlib.suppress(Exception):
+            await svc.client.action("Hangup", {"Channel": "/.*/"})
+            for _ in range(50):
+                if not await svc.client.action_list("CoreShowChannels"):
+                    break
+                await asyncio.sleep(0.1)
         for seat in [s.seat for s in svc.bridge.seats.all() if s.state.value != "logged_out"]:
             with contextlib.suppress(Exception):
                 await svc.seats.logout(seat)

@@ -14,6 +14,7 @@ from ami_bridge.protocol import Frame
 from tests import realparts
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+FULLY_BOOTED = b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"
 
 
 @contextlib.asynccontextmanager
@@ -27,6 +28,7 @@ async def fake_ami(after_login: Callable[[int], bytes]) -> AsyncIterator[tuple[i
         data = await reader.readuntil(b"\r\n\r\n")
         action_id = next(line.split(": ", 1)[1] for line in data.decode().split("\r\n") if line.startswith("ActionID"))
         writer.write(f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode())
+        writer.write(FULLY_BOOTED)
         writer.write(after_login(count[0]))
         await writer.drain()
         with contextlib.suppress(Exception):
@@ -61,12 +63,12 @@ async def drain_until(c: AmiClient, predicate: Callable[[object], bool], timeout
     ],
 )
 async def test_garbage_recycles_the_connection(garbage: bytes, caplog: pytest.LogCaptureFixture) -> None:
-    good = b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n"
+    good = b"Event: Hangup\r\nUniqueid: 1.1\r\nCause: 16\r\n\r\n"
     async with fake_ami(lambda n: garbage if n == 1 else good) as (port, count):
         c = client(port)
         runner = asyncio.create_task(c.run())
         try:
-            items = await drain_until(c, lambda i: isinstance(i, Frame) and i.name == "FullyBooted")
+            items = await drain_until(c, lambda i: isinstance(i, Frame) and i.name == "Hangup")
         finally:
             await c.close()
             runner.cancel()
@@ -123,3 +125,71 @@ async def test_wrong_secret_is_fatal_and_clear(asterisk: object, settings: objec
     with pytest.raises(AmiAuthError, match="refused AMI user 'hotline-bridge'"):
         await asyncio.wait_for(c.run(), 10)
     assert c.connections == 0
+
+
+async def test_login_refused_while_shutting_down_is_retried() -> None:
+    """Asterisk answers every action, Login included, with an error while it shuts down: not fatal."""
+    count = [0]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        count[0] += 1
+        writer.write(BANNER)
+        data = await reader.readuntil(b"\r\n\r\n")
+        action_id = next(line.split(": ", 1)[1] for line in data.decode().split("\r\n") if line.startswith("ActionID"))
+        if count[0] == 1:
+            writer.write(
+                f"Response: Error\r\nActionID: {action_id}\r\nMessage: Asterisk is shutting down\r\n\r\n".encode()
+            )
+        else:
+            writer.write(
+                f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode()
+            )
+            writer.write(FULLY_BOOTED)
+        await writer.drain()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader.read(), 3)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        c = client(server.sockets[0].getsockname()[1])
+        runner = asyncio.create_task(c.run())
+        try:
+            items = await drain_until(c, lambda i: isinstance(i, LinkUp))
+        finally:
+            await c.close()
+            runner.cancel()
+    assert count[0] == 2 and isinstance(items[0], LinkUp) and items[0].connection == 1
+
+
+async def test_link_is_up_only_once_asterisk_has_booted() -> None:
+    """Connected while Asterisk still loads modules: no LinkUp (and so no resync) before FullyBooted."""
+    release = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(BANNER)
+        data = await reader.readuntil(b"\r\n\r\n")
+        action_id = next(line.split(": ", 1)[1] for line in data.decode().split("\r\n") if line.startswith("ActionID"))
+        writer.write(f"Response: Success\r\nActionID: {action_id}\r\n\r\n".encode())
+        writer.write(b"Event: Reload\r\nModule: app_queue.so\r\n\r\n")
+        await writer.drain()
+        await release.wait()
+        writer.write(FULLY_BOOTED)
+        await writer.drain()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader.read(), 3)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        c = client(server.sockets[0].getsockname()[1])
+        runner = asyncio.create_task(c.run())
+        try:
+            await asyncio.sleep(0.3)
+            assert c.stream.empty() and not c.connected.is_set()
+            release.set()
+            items = await drain_until(c, lambda i: isinstance(i, Frame))
+        finally:
+            await c.close()
+            runner.cancel()
+    assert [type(i).__name__ for i in items] == ["LinkUp", "Frame"] and items[1].name == "Reload"

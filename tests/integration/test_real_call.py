@@ -25,9 +25,9 @@ async def wait_for(sub: Any, predicate: Any, timeout: float = 30) -> dict[str, A
 
 
 async def test_answered_call(service: Any, tmp_path: Path) -> None:
-    async with aiohttp.ClientSession() as http, http.post(f"{service.url}/api/seats/8001/login") as resp:
-        assert resp.status == 200, await resp.text()
     async with service.bus.subscribe(TOPIC_CALL, TOPIC_SEAT) as sub:
+        async with aiohttp.ClientSession() as http, http.post(f"{service.url}/api/seats/8001/login") as resp:
+            assert resp.status == 200, await resp.text()
         await wait_for(sub, lambda m: m.get("seat") == "8001" and m.get("state") == "ready" and "call_id" in m)
         seat = await realparts.seat_phone("8001", 2000, tmp_path)
         citizen = await realparts.citizen_call("13800138000", 5000, tmp_path)

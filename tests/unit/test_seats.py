@@ -107,3 +107,23 @@ def test_resync_from_asterisk_members() -> None:
         "8002": (SeatState.TALKING, None, "c1"),
         "8003": (SeatState.LOGGED_OUT, None, None),
     }
+
+
+@pytest.mark.parametrize(
+    ("last_call_ago_s", "expected"),
+    [
+        (None, SeatState.READY),  # Asterisk restarted: it forgot the wrap-up, so the seat rings again now
+        (2, SeatState.WRAP_UP),  # still inside Asterisk's 5 s wrap-up
+        (6, SeatState.READY),  # wrap-up over
+    ],
+)
+def test_resync_wrap_up_follows_asterisk_last_call(last_call_ago_s: int | None, expected: SeatState) -> None:
+    book = SeatBook(wrapup_s=5)
+    book.restore([SeatSnapshot("8001", SeatState.WRAP_UP, "PJSIP/8001", since=T0)])
+    now = T0 + timedelta(seconds=1)
+    last = None if last_call_ago_s is None else now - timedelta(seconds=last_call_ago_s)
+    book.resync([replace(_member("8001"), last_call=last)], {}, now)
+    snap = book.get("8001")
+    assert snap is not None and snap.state is expected
+    if expected is SeatState.WRAP_UP:
+        assert snap.since == last  # wrap-up ends when Asterisk's does

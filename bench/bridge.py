@@ -144,7 +144,8 @@ async def asterisk_figures(calls: int = 10) -> None:
                 deadline = time.monotonic() + 30
                 while sum(c.state is CallState.TALKING for c in service.bridge.calls.active()) < calls:
                     if time.monotonic() > deadline:
-                        raise RuntimeError("calls did not all connect within 30 s")
+                        states = [(c.state.value, c.seat) for c in service.bridge.calls.active()]
+                        raise RuntimeError(f"calls did not all connect within 30 s: {states}")
                     await asyncio.sleep(0.05)
                 lag = sorted(service.bridge.stats.lag_ms)
                 p95 = lag[int(len(lag) * 0.95)]

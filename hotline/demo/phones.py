@@ -69,8 +69,12 @@ async def seat_phone(seat: str, answer_after_ms: int, log_dir: Path, *, calls: i
     if seat not in DEMO_SEATS:
         raise PhoneError(f"seat {seat} has no sipp phone in the overlay (seats {DEMO_SEATS[0]}–{DEMO_SEATS[-1]})")
     port = SEAT_PORT_BASE + int(seat[-2:])
-    args = ["-sf", str(SCENARIOS / "seat.xml"), "-p", str(port), "-d", str(answer_after_ms), "-m", str(calls)]
-    return await _spawn(f"seat-{seat}", args, log_dir / f"seat-{seat}")
+    folder = log_dir / f"seat-{seat}"
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario = folder / "seat.xml"
+    scenario.write_text((SCENARIOS / "seat.xml").read_text().replace("ANSWER_AFTER_MS", str(int(answer_after_ms))))
+    args = ["-sf", str(scenario), "-p", str(port), "-m", str(calls)]
+    return await _spawn(f"seat-{seat}", args, folder)
 
 
 async def citizen_call(

@@ -88,8 +88,8 @@ class SeatBook:
         snap = seat.snap
         nxt = CALL_FLOW.get((snap.state, type(event)))
         if nxt is None:
-            if isinstance(event, ev.ChannelHungUp):
-                return []  # a leg ending after the call already moved on
+            if isinstance(event, ev.ChannelHungUp | ev.SeatCompleted):
+                return []  # a leg ending, or a late AgentComplete, after the seat's hang-up already ended the call
             raise IllegalSeatTransition(snap.seat, snap.state, event)
         at = event.at
         if nxt == "END":

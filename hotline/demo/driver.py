@@ -1,7 +1,7 @@
 """`hotline run --demo`: seats log in, sipp phones ring and answer, citizens call 12345.
 
-Seat 8001 answers after 1.5 s, 8002 after 3 s, and 8003 lets it ring past two rings (12 s), so a
-newcomer sees answered calls, a miss and the call moving on to the next seat. Every call is
+Seats 8001, 8002 and 8004 answer after 1.5, 3 and 2 s; 8003 lets it ring past two rings (12 s), so
+a newcomer sees answered calls, a miss and the call moving on to the next seat. Every call is
 printed as it ends, from the bus, as the bridge saw it.
 """
 
@@ -12,8 +12,9 @@ import contextlib
 import logging
 import random
 from pathlib import Path
+from typing import Any
 
-from ami_bridge.constants import TOPIC_CALL
+from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT
 from ami_bridge.seat_control import SeatControl
 
 from ..bus import Bus
@@ -21,11 +22,12 @@ from . import phones
 
 log = logging.getLogger(__name__)
 
-DEMO_SEATS = {"8001": 1500, "8002": 3000, "8003": 12000}  # seat -> ms its phone rings before answering
+# seat -> ms its phone rings before answering; 8003 never answers within two rings (10 s)
+DEMO_SEATS = {"8001": 1500, "8002": 3000, "8003": 12000, "8004": 2000}
 
 
 class Demo:
-    def __init__(self, seats: SeatControl, bus: Bus, *, sip_port: int, work_dir: Path, interval_s: float = 6) -> None:
+    def __init__(self, seats: SeatControl, bus: Bus, *, sip_port: int, work_dir: Path, interval_s: float = 8) -> None:
         self.seat_control, self.bus, self.sip_port = seats, bus, sip_port
         self.work_dir, self.interval_s = work_dir, interval_s
         self._phones: list[phones.Phone] = []
@@ -42,9 +44,9 @@ class Demo:
         index = 0
         while True:
             number = f"13{random.randint(0, 9)}{random.randint(10000000, 99999999)}"
-            hold_ms = random.randint(4000, 9000)
+            hold_ms = random.randint(4000, 8000)  # on the line 14–18 s after Asterisk answers, waiting included
             phone = await phones.citizen_call(
-                number, 12000 + hold_ms, self.work_dir, sip_port=self.sip_port, index=index % 50
+                number, 10000 + hold_ms, self.work_dir, sip_port=self.sip_port, index=index % 50
             )
             self._phones.append(phone)
             self._phones = [p for p in self._phones if p.process.returncode is None]
@@ -52,15 +54,21 @@ class Demo:
             await asyncio.sleep(self.interval_s)
 
     async def _report(self) -> None:
-        async with self.bus.subscribe(TOPIC_CALL) as sub:
-            async for _, call in sub:
-                if call["state"] != "ended":
-                    continue
-                ring = f"{call['ring_ms'] / 1000:.1f} s" if call.get("ring_ms") is not None else "-"
-                print(
-                    f"call {call['call_id']} from {call['caller_number']}: {call['outcome']}"
-                    f"{' by seat ' + call['seat'] if call.get('seat') else ''}, rang {ring}"
-                )
+        ringing: dict[str, tuple[str, float]] = {}  # seat -> (call id, when it started ringing)
+        loop = asyncio.get_running_loop()
+        async with self.bus.subscribe(TOPIC_CALL, TOPIC_SEAT) as sub:
+            async for topic, msg in sub:
+                if topic == TOPIC_SEAT:
+                    seat, state = msg["seat"], msg["state"]
+                    if state == "ringing":
+                        ringing[seat] = (msg["call_id"], loop.time())
+                    elif seat in ringing:
+                        call_id, since = ringing.pop(seat)
+                        if state != "talking":
+                            rang = loop.time() - since
+                            print(f"  seat {seat} let call {call_id} ring {rang:.0f} s without answering (未接)")
+                elif msg["state"] == "ended":
+                    print(describe(msg))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -69,3 +77,15 @@ class Demo:
                 await task
         for phone in self._phones:
             await phone.stop()
+
+
+def describe(call: dict[str, Any]) -> str:
+    """One line for an ended call, from its snapshot on the bus."""
+    wait = f"{call['wait_ms'] / 1000:.1f} s" if isinstance(call.get("wait_ms"), int) else "-"
+    head = f"call {call['call_id']} from {call['caller_number']}: "
+    if call["outcome"] == "answered":
+        ring = f"{call['ring_ms'] / 1000:.1f} s" if isinstance(call.get("ring_ms"), int) else "-"
+        return head + f"answered by seat {call['seat']} after ringing {ring} (waited {wait} in all)"
+    if call["outcome"] == "abandoned":
+        return head + f"the citizen hung up after waiting {wait} (呼损)"
+    return head + str(call["outcome"])

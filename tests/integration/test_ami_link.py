@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -17,9 +17,17 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 FULLY_BOOTED = b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"
 
 
+LoginReply = Callable[[int, str, asyncio.StreamWriter], Awaitable[None]]
+
+
+def ok(action_id: str) -> bytes:
+    return f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode()
+
+
 @contextlib.asynccontextmanager
-async def fake_ami(after_login: Callable[[int], bytes]) -> AsyncIterator[tuple[int, list[int]]]:
-    """A TCP server that speaks just enough AMI: banner, login accepted, then `after_login(n)` for connection n."""
+async def ami_server(reply: LoginReply) -> AsyncIterator[tuple[int, list[int]]]:
+    """A TCP server that speaks just enough AMI: the banner, then `reply(n, login action id, writer)`
+    for connection n; it then holds the connection until the client leaves (3 s at most)."""
     count = [0]
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -27,18 +35,24 @@ async def fake_ami(after_login: Callable[[int], bytes]) -> AsyncIterator[tuple[i
         writer.write(BANNER)
         data = await reader.readuntil(b"\r\n\r\n")
         action_id = next(line.split(": ", 1)[1] for line in data.decode().split("\r\n") if line.startswith("ActionID"))
-        writer.write(f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode())
-        writer.write(FULLY_BOOTED)
-        writer.write(after_login(count[0]))
+        await reply(count[0], action_id, writer)
         await writer.drain()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(reader.read(), 3)
         writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     async with server:
-        yield port, count
+        yield server.sockets[0].getsockname()[1], count
+
+
+def fake_ami(after_login: Callable[[int], bytes]) -> contextlib.AbstractAsyncContextManager[tuple[int, list[int]]]:
+    """Login accepted, Asterisk booted, then `after_login(n)` on connection n."""
+
+    async def reply(n: int, action_id: str, writer: asyncio.StreamWriter) -> None:
+        writer.write(ok(action_id) + FULLY_BOOTED + after_login(n))
+
+    return ami_server(reply)
 
 
 def client(port: int, secret: str = "x") -> AmiClient:
@@ -129,30 +143,17 @@ async def test_wrong_secret_is_fatal_and_clear(asterisk: object, settings: objec
 
 async def test_login_refused_while_shutting_down_is_retried() -> None:
     """Asterisk answers every action, Login included, with an error while it shuts down: not fatal."""
-    count = [0]
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        count[0] += 1
-        writer.write(BANNER)
-        data = await reader.readuntil(b"\r\n\r\n")
-        action_id = next(line.split(": ", 1)[1] for line in data.decode().split("\r\n") if line.startswith("ActionID"))
-        if count[0] == 1:
+    async def reply(n: int, action_id: str, writer: asyncio.StreamWriter) -> None:
+        if n == 1:
             writer.write(
                 f"Response: Error\r\nActionID: {action_id}\r\nMessage: Asterisk is shutting down\r\n\r\n".encode()
             )
         else:
-            writer.write(
-                f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode()
-            )
-            writer.write(FULLY_BOOTED)
-        await writer.drain()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(reader.read(), 3)
-        writer.close()
+            writer.write(ok(action_id) + FULLY_BOOTED)
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    async with server:
-        c = client(server.sockets[0].getsockname()[1])
+    async with ami_server(reply) as (port, count):
+        c = client(port)
         runner = asyncio.create_task(c.run())
         try:
             items = await drain_until(c, lambda i: isinstance(i, LinkUp))
@@ -166,23 +167,14 @@ async def test_link_is_up_only_once_asterisk_has_booted() -> None:
     """Connected while Asterisk still loads modules: no LinkUp (and so no resync) before FullyBooted."""
     release = asyncio.Event()
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(BANNER)
-        data = await reader.readuntil(b"\r\n\r\n")
-        action_id = next(line.split(": ", 1)[1] for line in data.decode().split("\r\n") if line.startswith("ActionID"))
-        writer.write(f"Response: Success\r\nActionID: {action_id}\r\n\r\n".encode())
-        writer.write(b"Event: Reload\r\nModule: app_queue.so\r\n\r\n")
+    async def reply(n: int, action_id: str, writer: asyncio.StreamWriter) -> None:
+        writer.write(ok(action_id) + b"Event: Reload\r\nModule: app_queue.so\r\n\r\n")
         await writer.drain()
         await release.wait()
         writer.write(FULLY_BOOTED)
-        await writer.drain()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(reader.read(), 3)
-        writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    async with server:
-        c = client(server.sockets[0].getsockname()[1])
+    async with ami_server(reply) as (port, _):
+        c = client(port)
         runner = asyncio.create_task(c.run())
         try:
             await asyncio.sleep(0.3)

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .calls import CallBook, IllegalTransition
 from .client import AmiClient, AmiDisconnected, AmiError, LinkDown, LinkUp
-from .constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_SEAT
+from .constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT
 from .protocol import Frame
+from .ring_rule import PauseSeat, RingRule
+from .seat_control import SeatControl
 from .seats import IllegalSeatTransition, SeatBook
-from .snapshots import CallSnapshot, SeatSnapshot
+from .snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
 from .sync import rebuild
 
 if TYPE_CHECKING:
@@ -45,14 +47,25 @@ class BridgeStats:
 
 class Bridge:
     def __init__(
-        self, client: AmiClient, bus: Bus, store: Store | None = None, *, queue: str = "hotline", wrapup_s: int = 5
+        self,
+        client: AmiClient,
+        bus: Bus,
+        store: Store | None = None,
+        *,
+        queue: str = "hotline",
+        wrapup_s: int = 5,
+        rule: RingRule | None = None,
+        miss_reset: str = "answered_or_resumed",
+        control: SeatControl | None = None,
     ) -> None:
         self.client, self.bus, self.store, self.queue = client, bus, store, queue
         self.calls = CallBook()
-        self.seats = SeatBook(wrapup_s=wrapup_s)
+        self.seats = SeatBook(wrapup_s=wrapup_s, miss_reset=miss_reset)
+        self.rule = rule or RingRule()
+        self.control = control  # None: misses are counted, no seat is paused
         self.stats = BridgeStats()
         self.resynced = asyncio.Event()
-        self._dirty: dict[str, CallSnapshot | SeatSnapshot] = {}
+        self._dirty: dict[str, CallSnapshot | SeatSnapshot | MissSnapshot] = {}
         self._dirty_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -140,6 +153,7 @@ class Bridge:
         if event is None:
             return
         self.stats.events += 1
+        seat_before = self.seats.get(event.seat) if isinstance(event, ev.SeatMissed) else None
         try:
             calls = self.calls.apply(event)
             seats = self.seats.apply(event)
@@ -152,6 +166,8 @@ class Bridge:
             await self._publish_call(call)
         for seat in seats:
             await self._publish_seat(seat)
+        if isinstance(event, ev.SeatMissed):
+            await self._on_missed(event, seat_before)
         if frame.timestamp is not None:
             lag = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000
             self.stats.lag_ms = [*self.stats.lag_ms[-999:], lag]
@@ -166,6 +182,26 @@ class Bridge:
         await self.bus.publish(TOPIC_SEAT, seat.to_json())
         self._mark(f"seat:{seat.seat}", seat)
 
+    async def _on_missed(self, event: ev.SeatMissed, before: SeatSnapshot | None) -> None:
+        miss, pause = self.rule.on_missed(event, before, self.seats.get(event.seat))
+        if miss is None:
+            return
+        log.info(
+            "call %s: seat %s missed it (%s after %s ms; %d in a row)",
+            miss.call_id, miss.seat, "rejected" if miss.rejected else "rang out", miss.ring_ms, miss.misses_in_row,
+        )  # fmt: skip
+        await self.bus.publish(TOPIC_MISS, {**miss.to_json(), "pausing": pause is not None})
+        self._mark(f"miss:{miss.seat}:{miss.at.isoformat()}", miss)
+        if pause is not None and self.control is not None:
+            await self._pause(pause)
+
+    async def _pause(self, pause: PauseSeat) -> None:
+        try:
+            await self.control.pause(pause.seat, pause.reason)  # type: ignore[union-attr]
+        except AmiError as exc:
+            log.error("call %s: could not pause seat %s after %d misses: %s", pause.call_id, pause.seat,
+                      pause.misses_in_row, exc)  # fmt: skip
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(0.5)
@@ -173,7 +209,7 @@ class Bridge:
                 await self._publish_seat(seat)
 
     # ------------------------------------------------------------------ write-behind
-    def _mark(self, key: str, snap: CallSnapshot | SeatSnapshot) -> None:
+    def _mark(self, key: str, snap: CallSnapshot | SeatSnapshot | MissSnapshot) -> None:
         if self.store is not None:
             self._dirty[key] = snap
             self._dirty_event.set()
@@ -193,6 +229,8 @@ class Bridge:
             try:
                 if isinstance(snap, CallSnapshot):
                     await self.store.save_call(snap)
+                elif isinstance(snap, MissSnapshot):
+                    await self.store.add_miss(snap)
                 else:
                     await self.store.save_seat(snap, logged_in=snap.state.value != "logged_out")
             except Exception:

@@ -187,7 +187,7 @@ class CallBook:
         elif isinstance(event, ev.SeatCalled):
             snap = replace(snap, seat=event.seat, ring_started_at=at)
         elif isinstance(event, ev.SeatMissed):
-            snap = replace(snap, seat=None, ring_started_at=None)
+            snap = replace(snap, seat=None, ring_started_at=None, misses=snap.misses + 1)
         elif isinstance(event, ev.SeatConnected):
             snap = replace(
                 snap,

@@ -43,6 +43,8 @@ class LegRole(StrEnum):
 # Bus topics
 TOPIC_CALL = "call"  # a call's snapshot changed
 TOPIC_SEAT = "seat"  # a seat's snapshot changed
+TOPIC_MISS = "miss"  # a seat let a call ring past the limit, or rejected it (未接)
+TOPIC_FLOOR = "floor"  # the floor statistics changed (wallboard)
 TOPIC_BRIDGE = "bridge"  # the bridge's own link state (connected, resynced, lost)
 
 # Dialplan contexts where a citizen's call enters (asterisk-conf/extensions.conf)

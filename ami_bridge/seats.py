@@ -30,6 +30,9 @@ class WrapUpEnded:
     seat: str
 
 
+# What sets a seat's count of misses in a row back to 0 (settings: miss_reset)
+MISS_RESETS = ("answered", "resumed", "answered_or_resumed")
+
 # Call-flow transitions: (state, event type) -> next state. "END" means: the call is over, go to
 # wrap-up, paused or ready (see _after_call).
 CALL_FLOW: dict[tuple[SeatState, type], SeatState | str] = {
@@ -52,8 +55,14 @@ class _Seat:
 
 
 class SeatBook:
-    def __init__(self, *, wrapup_s: int = 5, seats: set[str] | None = None) -> None:
+    def __init__(
+        self, *, wrapup_s: int = 5, seats: set[str] | None = None, miss_reset: str = "answered_or_resumed"
+    ) -> None:
+        if miss_reset not in MISS_RESETS:
+            raise ValueError(f"miss_reset: {miss_reset!r} is not one of {', '.join(MISS_RESETS)}")
         self.wrapup_s = wrapup_s
+        self._reset_on_answer = miss_reset in ("answered", "answered_or_resumed")
+        self._reset_on_resume = miss_reset in ("resumed", "answered_or_resumed")
         self._seats: dict[str, _Seat] = {}
         self._known = seats  # None: any member name is a seat
 
@@ -107,7 +116,8 @@ class SeatBook:
             snap = replace(snap, call_id=event.channel.call_var or event.channel.linkedid)
         elif isinstance(event, ev.SeatConnected):
             seat.leg_uniqueid = event.seat_leg.uniqueid
-            snap = replace(snap, misses_in_row=0)
+            if self._reset_on_answer:
+                snap = replace(snap, misses_in_row=0)
         seat.snap = replace(snap, state=T(nxt), since=at if T(nxt) is not snap.state else snap.since)
         return [seat.snap]
 
@@ -134,7 +144,8 @@ class SeatBook:
         if before.state in (T.READY, T.WRAP_UP) and m.paused:
             snap = replace(snap, state=T.PAUSED, since=event.at)
         elif before.state is T.PAUSED and not m.paused:
-            snap = replace(snap, state=T.READY, since=event.at, misses_in_row=0)
+            misses = 0 if self._reset_on_resume else before.misses_in_row
+            snap = replace(snap, state=T.READY, since=event.at, misses_in_row=misses)
         seat.snap = snap
         return [] if snap == before else [snap]
 

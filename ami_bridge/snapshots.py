@@ -37,6 +37,7 @@ class CallSnapshot:
     outcome: CallOutcome | None = None
     ring_ms: int | None = None  # measured: AgentCalled → AgentConnect, from Asterisk's timestamps
     wait_ms: int | None = None  # queue join → answer or abandon
+    misses: int = 0  # seats that let this call ring out (or rejected it) before it was answered or lost
     legs: tuple[LegSnapshot, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
@@ -51,7 +52,7 @@ class SeatSnapshot:
     pause_reason: str | None = None
     call_id: str | None = None  # the call ringing or connected at this seat
     since: datetime | None = None  # when the seat entered this state
-    misses_in_row: int = 0
+    misses_in_row: int = 0  # misses since the count was last reset (see settings miss_reset)
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -65,3 +66,18 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class MissSnapshot:
+    """A seat let a call ring past the limit, or rejected it while it rang (未接)."""
+
+    seat: str
+    call_id: str
+    at: datetime  # when Asterisk gave up on the seat
+    ring_ms: int | None  # measured from AgentCalled
+    rejected: bool  # the phone refused it before the ring limit
+    misses_in_row: int
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ami_bridge.bridge import Bridge
 from ami_bridge.client import AmiClient
+from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 
 from .asterisk.instance import Instance, ami_secret
@@ -72,12 +73,16 @@ class Service:
             connect_timeout=s.ami_connect_timeout, action_timeout=s.ami_action_timeout,
             ping_interval=s.ami_ping_interval, backoff_initial=s.ami_backoff_initial, backoff_max=s.ami_backoff_max,
         )  # fmt: skip
-        self.bridge = Bridge(self.client, self.bus, self.store, queue=s.queue, wrapup_s=s.wrapup_s)
+        self.seats = SeatControl(self.client, s.queue, s.pause_reasons)
+        rule = RingRule(misses_to_pause=s.misses_to_pause, reason=s.miss_reason, ring_limit_ms=s.ring_timeout_s * 1000)
+        self.bridge = Bridge(
+            self.client, self.bus, self.store, queue=s.queue, wrapup_s=s.wrapup_s, rule=rule,
+            miss_reset=s.miss_reset, control=self.seats,
+        )  # fmt: skip
         await self.bridge.start()
         self._stack.push_async_callback(self.bridge.close)
         self._client_task = asyncio.create_task(self.client.run(), name="ami-client")
         self._stack.push_async_callback(self._stop_client)
-        self.seats = SeatControl(self.client, s.queue, s.pause_reasons)
         app = make_app(self.bridge, self.bus, self.store, self.seats)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

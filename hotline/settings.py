@@ -10,8 +10,10 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +71,15 @@ class Settings(BaseSettings):
         ("小休", "培训", "会议", "未接", "其他"), description="reasons a seat may be paused with (JSON list)"
     )
     wrapup_s: int = Field(5, ge=0, le=600, description="seconds of wrap-up (整理) after each call")
+    misses_to_pause: int = Field(1, ge=1, le=10, description="misses in a row (未接) that pause a seat")
+    miss_reset: Literal["answered", "resumed", "answered_or_resumed"] = Field(
+        "answered_or_resumed", description="what sets a seat's misses in a row back to 0"
+    )
+    miss_reason: str = Field("未接", description="the pause reason given to a seat paused for misses")
+    timezone: str = Field("Asia/Shanghai", description="the hotline's clock: half hours and days of the statistics")
+    service_level_s: int = Field(15, ge=1, description="GB/T 33358-2016: answer within this many seconds")
+    service_level_target: float = Field(0.8, gt=0, le=1, description="share of offered calls to answer in time")
+    answer_rate_target: float = Field(0.95, gt=0, le=1, description="接通率 target over any 24 h (GB/T 33358)")
     seats_first: int = 8001
     seats_last: int = 8050
 
@@ -79,6 +90,23 @@ class Settings(BaseSettings):
     agi_port: int = Field(4573, ge=1, le=65535)
 
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name such as Asia/Shanghai") from None
+        return value
+
+    @model_validator(mode="after")
+    def _miss_reason_is_a_reason(self) -> Settings:
+        if self.miss_reason not in self.pause_reasons:
+            raise ValueError(
+                f"miss_reason {self.miss_reason!r} must be one of pause_reasons {list(self.pause_reasons)}"
+            )
+        return self
 
     @field_validator("asterisk_binary")
     @classmethod
@@ -91,6 +119,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.state_dir / 'hotline.db'}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def ami_secret_file(self) -> Path:

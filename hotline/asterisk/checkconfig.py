@@ -65,6 +65,18 @@ def project_rules(settings: Settings) -> Iterator[Check]:
         f"{settings.ring_on_ms} ms on + {settings.ring_off_ms} ms off = {want} s",
     )
     yield Check(_one(queues, q, "ringinuse") == "no", "queue never rings a seat already on a call", "ringinuse = no")
+    strategy = _one(queues, q, "strategy")
+    yield Check(
+        settings.misses_to_pause == 1 or strategy in ("rrmemory", "rrordered", "linear"),
+        "a missed call moves on to another seat",
+        f"strategy = {strategy}; HOTLINE_MISSES_TO_PAUSE = {settings.misses_to_pause}: a seat that stays in the "
+        "queue after a miss is rung again at once by leastrecent/fewestcalls/random; use strategy = rrmemory",
+    )
+    yield Check(
+        _one(queues, q, "autopause") in (None, "no"),
+        "the bridge, not Asterisk, pauses seats that miss",
+        f"autopause = {_one(queues, q, 'autopause')} (Asterisk would pause after one miss, whatever the setting)",
+    )
     retry = _one(queues, q, "retry")
     yield Check(
         retry is not None and retry.isdigit() and int(retry) <= 1, "next seat rings within 1 s", f"retry = {retry}"

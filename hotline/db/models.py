@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -62,6 +62,7 @@ class CallRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     ring_ms: Mapped[int | None] = mapped_column(Integer)
     wait_ms: Mapped[int | None] = mapped_column(Integer)
+    misses: Mapped[int] = mapped_column(Integer, server_default="0")
 
     legs: Mapped[list[LegRow]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="LegRow.started_at", lazy="selectin"
@@ -116,3 +117,19 @@ class SeatEventRow(Base):
     call_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index(None, "seat", "at"),)
+
+
+class MissRow(Base):
+    """A seat let a call ring past the limit, or rejected it (未接): counted against the seat."""
+
+    __tablename__ = "seat_misses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seat: Mapped[str] = mapped_column(String(32))
+    call_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ring_ms: Mapped[int | None] = mapped_column(Integer)
+    rejected: Mapped[bool] = mapped_column(Boolean)
+    misses_in_row: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("seat", "at"), Index(None, "at"))

@@ -20,9 +20,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from ami_bridge.constants import CallOutcome, CallState, LegRole, SeatState
-from ami_bridge.snapshots import CallSnapshot, LegSnapshot, SeatSnapshot
+from ami_bridge.snapshots import CallSnapshot, LegSnapshot, MissSnapshot, SeatSnapshot
 
-from .models import CallRow, LegRow, SeatEventRow, SeatRow
+from .models import CallRow, LegRow, MissRow, SeatEventRow, SeatRow
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,31 @@ class Store:
         async with self._session() as session:
             return int(await session.scalar(select(func.count()).select_from(CallRow)) or 0)
 
+    async def calls_between(self, start: datetime, end: datetime) -> list[CallSnapshot]:
+        """Calls that started in [start, end), oldest first (statistics and reports)."""
+        query = (
+            select(CallRow).where(CallRow.started_at >= start, CallRow.started_at < end).order_by(CallRow.started_at)
+        )
+        async with self._session() as session:
+            return [_call_snapshot(r) for r in (await session.scalars(query)).all()]
+
+    # ------------------------------------------------------------------ misses
+    async def add_miss(self, miss: MissSnapshot) -> None:
+        """Record a miss once (a retry of the same miss is ignored)."""
+        values = {
+            "seat": miss.seat, "call_id": miss.call_id, "at": miss.at, "ring_ms": miss.ring_ms,
+            "rejected": miss.rejected, "misses_in_row": miss.misses_in_row,
+        }  # fmt: skip
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        async with self._session.begin() as session:
+            await session.execute(dialect.insert(MissRow).values(**values).on_conflict_do_nothing())
+
+    async def misses_between(self, start: datetime, end: datetime) -> list[MissSnapshot]:
+        query = select(MissRow).where(MissRow.at >= start, MissRow.at < end).order_by(MissRow.at)
+        async with self._session() as session:
+            rows = (await session.scalars(query)).all()
+        return [MissSnapshot(r.seat, r.call_id, r.at, r.ring_ms, r.rejected, r.misses_in_row) for r in rows]
+
     # ------------------------------------------------------------------ seats
     async def save_seat(self, seat: SeatSnapshot, *, logged_in: bool) -> None:
         """Store the seat's state; a change of state or pause reason also adds a seat event."""
@@ -199,6 +224,7 @@ def _call_values(call: CallSnapshot) -> dict[str, Any]:
         "outcome": call.outcome.value if call.outcome else None,
         "ring_ms": call.ring_ms,
         "wait_ms": call.wait_ms,
+        "misses": call.misses,
     }
 
 
@@ -232,6 +258,7 @@ def _call_snapshot(row: CallRow) -> CallSnapshot:
         outcome=CallOutcome(row.outcome) if row.outcome else None,
         ring_ms=row.ring_ms,
         wait_ms=row.wait_ms,
+        misses=row.misses,
         legs=tuple(
             LegSnapshot(
                 uniqueid=leg.uniqueid, channel=leg.channel, role=LegRole(leg.role), started_at=leg.started_at,

@@ -52,3 +52,12 @@ def test_asterisk_catches_a_broken_dialplan(settings: Settings, tmp_path: Path) 
     checks = run_checks(settings.model_copy(update={"asterisk_conf": conf}), find_or_provision(settings))
     failed = {c.what for c in checks if not c.ok}
     assert "dialplan context from-carrier" in failed
+
+
+def test_allowing_several_misses_needs_a_round_robin_strategy(settings: Settings, tmp_path: Path) -> None:
+    two = settings.model_copy(update={"misses_to_pause": 2})
+    moves = next(c for c in project_rules(two) if "moves on" in c.what)
+    assert not moves.ok and "strategy = leastrecent" in moves.detail and "rrmemory" in moves.detail
+    conf = broken_copy(tmp_path, "queues.conf", "strategy = leastrecent", "strategy = rrmemory")
+    fixed = two.model_copy(update={"asterisk_conf": conf})
+    assert next(c for c in project_rules(fixed) if "moves on" in c.what).ok

@@ -156,3 +156,21 @@ async def test_unreachable_database_names_it_without_the_password() -> None:
     with pytest.raises(StoreError) as err:
         await Store.open("postgresql://hotline:s3cret@127.0.0.1:1/hotline")
     assert "127.0.0.1:1" in str(err.value) and "s3cret" not in str(err.value)
+
+
+async def test_misses_are_recorded_once_and_read_by_time(store: Store) -> None:
+    from ami_bridge.snapshots import MissSnapshot
+
+    miss = MissSnapshot("8003", "c1", T0, 10012, False, 1)
+    await store.add_miss(miss)
+    await store.add_miss(miss)  # a retry of the write-behind
+    await store.add_miss(MissSnapshot("8003", "c2", T0 + timedelta(hours=1), 1500, True, 2))
+    assert await store.misses_between(T0, T0 + timedelta(minutes=30)) == [miss]
+    assert len(await store.misses_between(T0, T0 + timedelta(days=1))) == 2
+
+
+async def test_calls_between_and_misses_per_call(store: Store) -> None:
+    await store.save_call(a_call(call_id="early", started_at=T0 - timedelta(minutes=1), legs=()))
+    await store.save_call(a_call(call_id="in", started_at=T0 + timedelta(minutes=1), legs=(), misses=2))
+    got = await store.calls_between(T0, T0 + timedelta(hours=1))
+    assert [(c.call_id, c.misses) for c in got] == [("in", 2)]

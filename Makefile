@@ -4,7 +4,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := debootstrap sip-tester
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help system-deps venv asterisk run test test-fast lint format bench clean
@@ -21,6 +20,9 @@ system-deps:
 	@missing=""; \
 	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v sox >/dev/null || missing="$$missing sox"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
@@ -48,6 +50,7 @@ test-fast: venv
 	$(BIN)/pytest -m 'not asterisk'
 
 lint: venv
+	@! git grep -n -E '^(<<<<<<<|>>>>>>>) ' -- . || { echo 'merge conflict markers left (above)'; exit 1; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -58,6 +61,11 @@ format: venv
 
 bench: asterisk
 	$(BIN)/python -m bench.bridge
+	$(BIN)/python -m bench.ring
+	$(BIN)/python -m bench.pops
+	$(BIN)/python -m bench.recordings
+	$(BIN)/python -m bench.callbacks
+	$(BIN)/python -m bench.access
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

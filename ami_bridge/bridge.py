@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import events as ev
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from hotline.db.store import Store
 
 log = logging.getLogger(__name__)
+UNFINISHED_LOOKBACK = timedelta(days=7)  # how far back the first resync looks for calls left unfinished
 
 
 @dataclass
@@ -66,8 +68,12 @@ class Bridge:
         self.stats = BridgeStats()
         self.resynced = asyncio.Event()
         self._dirty: dict[str, CallSnapshot | SeatSnapshot | MissSnapshot] = {}
+        self._told: dict[str, tuple[str, str | None]] = {}  # call id → (state, seat) last logged at INFO
         self._dirty_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Called with every frame, in order, before the models (cheap, non-blocking: e.g. hotline/threeway
+        # puts it on its own queue).
+        self.listeners: list[Callable[[Frame], None]] = []
 
     async def start(self) -> None:
         if self.store is not None:
@@ -128,6 +134,8 @@ class Bridge:
         queue = await self.client.action_list("QueueStatus", {"Queue": self.queue})
         now = datetime.now(UTC)
         view = rebuild(channels, queue, now)
+        if self.stats.resyncs == 0 and self.store is not None:
+            await self._close_unfinished({c.call_id for c in view.calls}, now)
         for call in self.calls.resync(view.calls, now):
             await self._publish_call(call)
         for seat in self.seats.resync(view.members, view.busy, now):
@@ -143,12 +151,24 @@ class Bridge:
             len(view.members),
         )
 
+    async def _close_unfinished(self, live: set[str], now: datetime) -> None:
+        """Calls the database holds as live that ended while no bridge ran (a restart of the bridge mid-call):
+        ended, outcome unknown, so that no count waits on them for ever."""
+        assert self.store is not None
+        for call in await self.store.close_unfinished(live, now - UNFINISHED_LOOKBACK):
+            log.warning("call %s: ended while the bridge was down (last seen %s): outcome unknown",
+                        call.call_id, call.seat or "in the queue")  # fmt: skip
+            await self._publish_call(call)
+
     async def _resync_soon(self) -> None:
         if self.client.connected.is_set():
             with contextlib.suppress(AmiError):
                 await self.resync()
 
     async def _on_frame(self, frame: Frame) -> None:
+        received = time.time()  # when the bridge took the frame: screen pops measure their delay from it
+        for listener in self.listeners:
+            listener(frame)
         event = ev.decode(frame)
         if event is None:
             return
@@ -163,7 +183,7 @@ class Bridge:
             await self._resync_soon()
             return
         for call in calls:
-            await self._publish_call(call)
+            await self._publish_call(call, received)
         for seat in seats:
             await self._publish_seat(seat)
         if isinstance(event, ev.SeatMissed):
@@ -172,9 +192,19 @@ class Bridge:
             lag = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000
             self.stats.lag_ms = [*self.stats.lag_ms[-999:], lag]
 
-    async def _publish_call(self, call: CallSnapshot) -> None:
-        log.info("call %s: %s seat=%s caller=%s", call.call_id, call.state.value, call.seat, call.caller_number)
-        await self.bus.publish(TOPIC_CALL, call.to_json())
+    async def _publish_call(self, call: CallSnapshot, received: float | None = None) -> None:
+        """On the bus: the snapshot, plus "received" (epoch seconds) when an AMI event caused it."""
+        told = (call.state.value, call.seat)
+        if self._told.get(call.call_id) != told:  # a line per change of state or seat, not per snapshot
+            log.info("call %s: %s seat=%s caller=%s", call.call_id, call.state.value, call.seat, call.caller_number)
+        self._told[call.call_id] = told
+        if len(self._told) > 20_000:  # bounded: forget the oldest half (ended long ago, mostly)
+            for key in list(self._told)[:10_000]:
+                del self._told[key]
+        message = call.to_json()
+        if received is not None:
+            message["received"] = received
+        await self.bus.publish(TOPIC_CALL, message)
         self._mark(f"call:{call.call_id}", call)
 
     async def _publish_seat(self, seat: SeatSnapshot) -> None:

@@ -106,6 +106,8 @@ class CallBook:
         self._merge_if_relinked(call, chan)
         call = self._calls[self.find(chan) or call_id]
         self._track_leg(call, chan, event)
+        if chan.ivr_var and chan.uniqueid == call.citizen_uniqueid and chan.ivr_var != call.snap.ivr:
+            call.snap = replace(call.snap, ivr=chan.ivr_var)
         if isinstance(event, QUEUE_EVENTS):
             self._queue_event(call, event)
         if isinstance(event, ev.ChannelHungUp) and chan.uniqueid == call.citizen_uniqueid:
@@ -266,5 +268,7 @@ def _keep_history(old: CallSnapshot, new: CallSnapshot) -> CallSnapshot:
         answered_at=old.answered_at or new.answered_at,
         ring_ms=old.ring_ms,
         wait_ms=old.wait_ms,
+        misses=max(old.misses, new.misses),  # Asterisk's listings do not tell: a miss seen live stays counted
         caller_name=new.caller_name or old.caller_name,
+        ivr=new.ivr or old.ivr,
     )

@@ -120,6 +120,11 @@ class AmiClient:
                 delay = self.backoff_initial  # it was up: retry soon
             except AmiUnreachable as exc:
                 reason = str(exc)
+            except AmiAuthError:
+                raise
+            except Exception as exc:  # never die silently: a dead supervisor is a bridge that never reconnects
+                log.exception("AMI link to %s: unexpected error in the connection", self.address)
+                reason = f"unexpected {type(exc).__name__}: {exc}"
             if self._closing:
                 break
             log.warning("AMI link to %s down (%s); reconnecting in %.1f s", self.address, reason, delay)
@@ -132,8 +137,11 @@ class AmiClient:
         parser = AmiParser()
         tasks: list[asyncio.Task[None]] = []
         try:
-            version, early = await self._login(reader, parser)
-            early = await self._await_boot(reader, parser, early)
+            try:
+                version, early = await self._login(reader, parser)
+                early = await self._await_boot(reader, parser, early)
+            except OSError as exc:  # e.g. reset by an Asterisk that is shutting down: try again later
+                raise AmiUnreachable(f"AMI at {self.address} dropped the connection during login: {exc!r}") from None
             self.connections += 1
             log.info(
                 "AMI connected to %s (Asterisk Call Manager %s), link #%d", self.address, version, self.connections
@@ -163,7 +171,8 @@ class AmiClient:
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            return await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.connect_timeout)
+            async with asyncio.timeout(self.connect_timeout):
+                return await asyncio.open_connection(self.host, self.port)
         except (OSError, TimeoutError) as exc:
             raise AmiUnreachable(
                 f"cannot reach Asterisk AMI at {self.address}: {exc or 'timed out'} "
@@ -179,7 +188,8 @@ class AmiClient:
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
-                data = await asyncio.wait_for(reader.read(65536), max(remaining, 0.01))
+                async with asyncio.timeout(max(remaining, 0.01)):
+                    data = await reader.read(65536)
             except TimeoutError:
                 raise AmiUnreachable(f"AMI at {self.address} did not answer the login in time") from None
             if not data:
@@ -218,7 +228,8 @@ class AmiClient:
                 log.info("AMI at %s: logged in, waiting for Asterisk to finish booting", self.address)
                 waiting_logged = True
             try:
-                data = await asyncio.wait_for(reader.read(65536), max(deadline - loop.time(), 0.01))
+                async with asyncio.timeout(max(deadline - loop.time(), 0.01)):
+                    data = await reader.read(65536)
             except TimeoutError:
                 raise AmiUnreachable(f"Asterisk at {self.address} did not finish booting within "
                                      f"{self.boot_timeout:.0f} s") from None  # fmt: skip
@@ -299,7 +310,8 @@ class AmiClient:
         self._writer.write(payload)
         limit = self.action_timeout if timeout is None else timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(future), limit)
+            async with asyncio.timeout(limit):
+                return await asyncio.shield(future)
         except TimeoutError:
             self._pending.pop(action_id, None)
             raise AmiTimeout(f"no reply to {action} from {self.address} within {limit:.1f} s") from None
@@ -308,5 +320,6 @@ class AmiClient:
         self._closing = True
         if self._writer is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.action("Logoff", timeout=1), 1.5)
+                async with asyncio.timeout(1.5):
+                    await self.action("Logoff", timeout=1)
             self._writer.close()

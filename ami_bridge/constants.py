@@ -46,6 +46,20 @@ TOPIC_SEAT = "seat"  # a seat's snapshot changed
 TOPIC_MISS = "miss"  # a seat let a call ring past the limit, or rejected it (未接)
 TOPIC_FLOOR = "floor"  # the floor statistics changed (wallboard)
 TOPIC_BRIDGE = "bridge"  # the bridge's own link state (connected, resynced, lost)
+TOPIC_THREEWAY = "threeway"  # a seat's three-way call attempt changed; carries "seat" (hotline/threeway)
+TOPIC_POP = "pop"  # a seat's screen pop (弹屏) opened or changed; carries "seat" (hotline/pops)
+TOPIC_DIALER = "dialer"  # a seat's 回访 callback attempt changed; carries "seat" (hotline/callbacks)
 
 # Dialplan contexts where a citizen's call enters (asterisk-conf/extensions.conf)
 INBOUND_CONTEXTS = frozenset({"from-carrier"})
+
+
+class AutoAnswer(StrEnum):
+    """How a seat's phone is asked to answer by itself after two rings (headset seats); per phone type."""
+
+    OFF = "off"
+    CALL_INFO = "call-info"  # Call-Info: <…>;answer-after=N (Yealink, Polycom, Grandstream, most soft phones)
+    ALERT_INFO = "alert-info"  # Alert-Info: <…>;info=alert-autoanswer;delay=N (Snom and others)
+
+
+AUTO_ANSWER_DB_FAMILY = "hotline-autoanswer"  # Asterisk's database: <family>/<seat> = call-info | alert-info

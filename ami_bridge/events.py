@@ -27,6 +27,7 @@ class Channel:
     exten: str
     call_var: str | None  # HOTLINE_CALL, our correlation variable
     role_var: str | None  # HOTLINE_ROLE
+    ivr_var: str | None = None  # HOTLINE_IVR: the IVR choices made so far, "/"-separated (set by the IVR)
 
     @property
     def endpoint(self) -> str:
@@ -208,6 +209,7 @@ def channel(frame: Frame, prefix: str = "") -> Channel:
         exten=frame.get(f"{prefix}Exten"),
         call_var=variables.get("HOTLINE_CALL") or None,
         role_var=variables.get("HOTLINE_ROLE") or None,
+        ivr_var=variables.get("HOTLINE_IVR") or None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Seat actions through AMI: log in, log out, pause with a reason, resume. Idempotent."""
+"""Seat actions through AMI: log in, log out, pause with a reason, resume, auto-answer. Idempotent."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import re
 
 from .client import AmiActionError, AmiClient
+from .constants import AUTO_ANSWER_DB_FAMILY, AutoAnswer
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,47 @@ class SeatControl:
             "QueuePause", {"Queue": self.queue, "Interface": f"PJSIP/{check_seat(seat)}", "Paused": False}
         )
         log.info("seat %s: resumed", seat)
+
+    async def hang_up(self, seat: str, channel: str) -> None:
+        """Hang up the seat's own leg (the seat page's 挂断); the citizen goes on to the survey."""
+        await self.client.action("Hangup", {"Channel": channel})
+        log.info("seat %s: hung up %s", check_seat(seat), channel)
+
+    async def set_auto_answer(self, seat: str, mode: str) -> AutoAnswer:
+        """Kept in Asterisk's own database, read by [seat-predial] as the seat's phone starts ringing,
+        so it holds across restarts of the bridge and of Asterisk."""
+        try:
+            wanted = AutoAnswer(mode)
+        except ValueError:
+            choices = ", ".join(m.value for m in AutoAnswer)
+            raise SeatInputError(f"auto_answer: {mode!r} is not a way to auto-answer; one of {choices}") from None
+        key = {"Family": AUTO_ANSWER_DB_FAMILY, "Key": check_seat(seat)}
+        if wanted is AutoAnswer.OFF:
+            try:
+                await self.client.action("DBDel", key)
+            except AmiActionError:
+                if await self.auto_answer(seat) is not AutoAnswer.OFF:  # else: there was nothing to delete
+                    raise
+        else:
+            await self.client.action("DBPut", {**key, "Val": wanted.value})
+        log.info("seat %s: auto-answer %s", seat, wanted.value)
+        return wanted
+
+    async def auto_answer(self, seat: str) -> AutoAnswer:
+        try:
+            frames = await self.client.action_list("DBGet", {"Family": AUTO_ANSWER_DB_FAMILY, "Key": check_seat(seat)})
+        except AmiActionError as exc:
+            if "not found" in exc.message.lower():
+                return AutoAnswer.OFF
+            raise
+        values = [f.get("Val") for f in frames if f.name == "DBGetResponse"]
+        try:
+            return AutoAnswer(values[0]) if values else AutoAnswer.OFF
+        except ValueError:
+            log.warning(
+                "seat %s: Asterisk's database holds auto-answer %r, not a known mode: treated as off", seat, values
+            )
+            return AutoAnswer.OFF
 
     def _reason(self, reason: str) -> str:
         if reason not in self.pause_reasons:

@@ -39,6 +39,9 @@ CALL_FLOW: dict[tuple[SeatState, type], SeatState | str] = {
     (T.READY, ev.SeatCalled): T.RINGING,
     (T.WRAP_UP, ev.SeatCalled): T.RINGING,  # Asterisk's wrap-up is shorter than ours: it rang anyway
     (T.RINGING, ev.SeatCalled): T.RINGING,
+    # the queue chose the seat just before a pause landed (the bridge pauses after a miss while the
+    # next caller is being placed): it rings, paused; after the call it is paused again
+    (T.PAUSED, ev.SeatCalled): T.RINGING,
     (T.RINGING, ev.SeatConnected): T.TALKING,
     (T.RINGING, ev.SeatMissed): "READY_OR_PAUSED",
     (T.RINGING, ev.ChannelHungUp): "READY_OR_PAUSED",  # the caller gave up while it rang

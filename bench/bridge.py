@@ -116,23 +116,14 @@ async def bus_figures(count: int = 2000) -> None:
 
 
 async def asterisk_figures(calls: int = 10) -> None:
-    from hotline.asterisk.instance import Instance
-    from hotline.asterisk.provision import find_or_provision
+    from bench.parts import SIP_PORT, bench_service
     from hotline.demo import phones
-    from hotline.service import Service
-    from tests.realparts import test_settings
 
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
         state = Path(tmp)
-        settings = test_settings(state, asterisk_instance="bench", ami_port=16038, sip_port=16060, http_port=18180,
-                                 wrapup_s=0)  # fmt: skip
-        instance = Instance(find_or_provision(settings), settings)
-        instance.stop()
-        instance.start(fresh=True)
         running: list[phones.Phone] = []
-        try:
-            async with Service(settings) as service:
-                await asyncio.wait_for(service.bridge.resynced.wait(), 15)
+        async with bench_service(state, wrapup_s=0) as (service, instance):
+            try:
                 seats = list(phones.DEMO_SEATS[:calls])
                 for seat in seats:
                     await service.seats.login(seat)
@@ -140,7 +131,8 @@ async def asterisk_figures(calls: int = 10) -> None:
                 await asyncio.sleep(1)
                 service.bridge.stats.lag_ms.clear()
                 for i in range(calls):
-                    running.append(await phones.citizen_call(f"1380000{i:04d}", 30000, state, sip_port=16060, index=i))
+                    citizen = await phones.citizen_call(f"1380000{i:04d}", 30000, state, sip_port=SIP_PORT, index=i)
+                    running.append(citizen)
                 deadline = time.monotonic() + 30
                 while sum(c.state is CallState.TALKING for c in service.bridge.calls.active()) < calls:
                     if time.monotonic() > deadline:
@@ -166,10 +158,9 @@ async def asterisk_figures(calls: int = 10) -> None:
                 total = time.monotonic() - restarted
                 print(f"asterisk: restart → bridge resynced {total:.2f} s, of which Asterisk's own boot {boot:.2f} s "
                       f"(bridge's share {total - boot:.2f} s = {(total - boot) / total:.0%})")  # fmt: skip
-        finally:
-            for phone in running:
-                await phone.stop()
-            instance.stop()
+            finally:
+                for phone in running:
+                    await phone.stop()
 
 
 async def main() -> None:

@@ -6,7 +6,10 @@ Two implementations, one protocol:
   that cannot keep up loses its *oldest* messages (counted in ``Subscription.dropped``); the
   publisher never waits, so a stuck browser can never stall the AMI reader.
 - ``RedisBus`` when ``REDIS_URL`` is set: every web process sees every event. Channels are
-  ``hotline:<topic>``; messages are JSON objects (UTF-8, Chinese kept readable).
+  ``hotline:<topic>``; messages are JSON objects (UTF-8, Chinese kept readable). Publishing does
+  not wait for Redis either: messages go, in order, through one writer task that pipelines them
+  (one round trip for a burst), so a slow or lost Redis never stalls the AMI reader. While Redis
+  is away they wait in a bounded outbox (oldest dropped, counted in ``dropped``) and are retried.
 
     async with bus.subscribe("call", "seat") as sub:
         async for topic, message in sub: ...
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Protocol
@@ -73,7 +77,8 @@ class _QueueSubscription:
         """The next message; TimeoutError after `timeout` seconds without one."""
         if timeout is None:
             return await self._queue.get()
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        async with asyncio.timeout(timeout):
+            return await self._queue.get()
 
     def __aiter__(self) -> AsyncIterator[tuple[str, Message]]:
         return self._iterate()
@@ -126,9 +131,15 @@ def _safe_url(url: str) -> str:
 
 
 class RedisBus:
-    def __init__(self, url: str, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
-        self.url, self.queue_size = url, queue_size
+    def __init__(self, url: str, queue_size: int = DEFAULT_QUEUE_SIZE, outbox_size: int = 10_000) -> None:
+        self.url, self.queue_size, self.outbox_size = url, queue_size, outbox_size
         self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+        self.dropped = 0  # messages lost because Redis was away longer than the outbox holds
+        self._outbox: deque[tuple[str, str]] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._writer: asyncio.Task[None] | None = None
 
     async def ping(self) -> None:
         """Fail fast, naming the URL, when Redis is not there."""
@@ -141,16 +152,55 @@ class RedisBus:
             ) from exc
 
     async def publish(self, topic: str, message: Message) -> None:
+        """Queue the message for the writer task; returns at once (never waits for Redis)."""
         data = json.dumps(message, ensure_ascii=False)
-        try:
-            await self.redis.publish(CHANNEL_PREFIX + topic, data)
-        except (RedisError, OSError) as exc:
-            raise BusError(f"cannot publish to Redis at {_safe_url(self.url)}: {exc}") from exc
+        if len(self._outbox) >= self.outbox_size:
+            self._outbox.popleft()
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.error("bus: Redis at %s is away; %d messages dropped so far", _safe_url(self.url), self.dropped)
+        self._outbox.append((CHANNEL_PREFIX + topic, data))
+        self._idle.clear()
+        self._wake.set()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="bus-writer")
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every message published so far has gone to Redis (TimeoutError after `timeout` s)."""
+        async with asyncio.timeout(timeout):
+            await self._idle.wait()
+
+    async def _write(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 500))]
+                pipe = self.redis.pipeline(transaction=False)
+                for channel, data in batch:
+                    pipe.publish(channel, data)
+                try:
+                    await pipe.execute()
+                except (RedisError, OSError) as exc:
+                    log.error("bus: cannot publish to Redis at %s: %s; retrying in 1 s (%d waiting)",
+                              _safe_url(self.url), exc, len(self._outbox) + len(batch))  # fmt: skip
+                    self._outbox.extendleft(reversed(batch))
+                    while len(self._outbox) > self.outbox_size:
+                        self._outbox.popleft()
+                        self.dropped += 1
+                    await asyncio.sleep(1)
+            self._idle.set()
 
     def subscribe(self, *topics: str) -> _RedisSubscription:
         return _RedisSubscription(self, topics)
 
     async def close(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await self.flush(2.0)
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
         await self.redis.aclose()
 
 
@@ -209,6 +259,28 @@ class _RedisSubscription(_QueueSubscription):
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.unsubscribe()
         await self._pubsub.aclose()
+
+
+class TeeBus:
+    """Publishes to `main` and to `local`; subscribers read `main`. The bridge publishes through one when
+    the bus is Redis, so what runs beside it (PopService) can follow its snapshots in this process, without
+    a Redis round trip, while every other process still gets them over Redis."""
+
+    def __init__(self, main: Bus, local: InProcessBus) -> None:
+        self.main, self.local = main, local
+
+    async def ping(self) -> None:
+        await self.main.ping()
+
+    async def publish(self, topic: str, message: Message) -> None:
+        await self.local.publish(topic, message)
+        await self.main.publish(topic, message)
+
+    def subscribe(self, *topics: str) -> Subscription:
+        return self.main.subscribe(*topics)
+
+    async def close(self) -> None:
+        await self.local.close()
 
 
 def make_bus(redis_url: str = "") -> Bus:

@@ -5,6 +5,9 @@ hotline asterisk provision|up|down|status|cli [COMMAND]
 hotline check-config             Asterisk loads asterisk-conf/ cleanly and the hotline's rules hold
 hotline db upgrade               apply database migrations
 hotline settings                 every setting, its value and what it is for
+hotline qa add-user|sample|check|purge|sweep|recompress
+                                 QA users; the nightly recordings jobs by hand; old recordings re-encoded
+                                 into the configured format (recordings/cli.py)
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from recordings.cli import register as register_qa
 
 from .asterisk.checkconfig import run_checks
 from .asterisk.instance import AsteriskError, Instance
@@ -28,10 +34,23 @@ log = logging.getLogger("hotline")
 
 def _logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at each start
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_run(settings, demo=args.demo, start_asterisk=not args.no_asterisk))
+
+
+def demo_leader(settings: Settings) -> tuple[str, str]:
+    """A team leader (班长) login for the demo's floor view, with a new password each run."""
+    import secrets
+
+    from recordings.qaauth import add_user
+
+    user, password = "demo-leader", secrets.token_urlsafe(9)
+    add_user(settings.qa_users_path, user, password, "演示班长", role="leader")
+    return user, password
 
 
 async def _run(settings: Settings, *, demo: bool, start_asterisk: bool) -> int:
@@ -39,8 +58,11 @@ async def _run(settings: Settings, *, demo: bool, start_asterisk: bool) -> int:
     from .demo.phones import OVERLAY
     from .service import Service
 
-    if demo and settings.asterisk_overlay is None:
-        settings = settings.model_copy(update={"asterisk_overlay": OVERLAY, "asterisk_instance": "demo"})
+    if demo and settings.asterisk_overlay is None:  # the overlay's trunks reach the demo's unit and citizen phones
+        settings = settings.model_copy(update={
+            "asterisk_overlay": OVERLAY, "asterisk_instance": "demo", "threeway_trunk": "trunk-units",
+            "callback_trunk": "trunk-citizens",
+        })  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -51,6 +73,8 @@ async def _run(settings: Settings, *, demo: bool, start_asterisk: bool) -> int:
         print(f"Asterisk console: hotline asterisk cli   (instance {settings.asterisk_instance})")
         demo_driver = None
         if demo:
+            user, password = demo_leader(settings)
+            print(f"demo: the floor view needs a staff login: {user} / {password}  (made for this demo run)")
             demo_driver = Demo(
                 service.seats, service.bus, sip_port=settings.sip_port, work_dir=settings.state_dir / "demo"
             )
@@ -112,14 +136,58 @@ def cmd_check_config(settings: Settings, args: argparse.Namespace) -> int:
     install = None if args.no_asterisk else find_or_provision(settings)
     checks = run_checks(settings, install)
     for check in checks:
-        mark = "ok  " if check.ok else "FAIL"
+        mark = "ok  " if check.ok else "WARN" if check.warn else "FAIL"
         print(
             f"{mark} {check.what}"
             + (f"\n     {check.detail}" if check.detail and (not check.ok or args.verbose) else "")
         )
-    failed = sum(not c.ok for c in checks)
-    print(f"{len(checks) - failed} checks passed, {failed} failed")
+    failed = sum(c.failed for c in checks)
+    warned = sum(c.warn and not c.ok for c in checks)
+    print(
+        f"{len(checks) - failed - warned} checks passed, {failed} failed" + (f", {warned} warnings" if warned else "")
+    )
     return 1 if failed else 0
+
+
+def cmd_prompts(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.prompts import PromptError, build_prompts, load_prompts
+
+    if args.action == "check":
+        return _check_prompts(settings)
+    out = args.out
+    if out is None:
+        instance = Instance(find_or_provision(settings), settings)
+        out = instance.host_path(instance.inner / "sounds")
+    try:
+        prompts = load_prompts(settings.prompts_file)
+        made = build_prompts(prompts, out, settings.prompts_recorded)
+    except PromptError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(prompts)} prompts in {out}: {len(made)} made, {len(prompts) - len(made)} unchanged")
+    return 0
+
+
+def _check_prompts(settings: Settings) -> int:
+    """Each prompt's text, what espeak-ng is given, and its phonemes: to check the voice without listening."""
+    from ivr.prompts import PromptError, load_prompts, phonemes, problems
+
+    bad = 0
+    try:
+        for prompt in load_prompts(settings.prompts_file):
+            trace = phonemes(prompt)
+            print(f"[{prompt.name}] {prompt.text}")
+            if prompt.say != prompt.text:
+                print(f"    says: {prompt.say}")
+            print(f"    phonemes: {' '.join(trace.split())}")
+            for problem in problems(prompt, trace):
+                bad += 1
+                print(f"    PROBLEM: {problem}")
+    except PromptError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{bad} problems" if bad else "every prompt is read in Mandarin")
+    return 1 if bad else 0
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
@@ -161,10 +229,15 @@ def parser() -> argparse.ArgumentParser:
     chk.add_argument("--no-asterisk", action="store_true", help="only the project's rules, without starting Asterisk")
     chk.add_argument("-v", "--verbose", action="store_true")
     chk.set_defaults(func=cmd_check_config)
+    prm = sub.add_parser("prompts", help="voice prompts from ivr/prompts.toml")
+    prm.add_argument("action", choices=["build", "check"], help="build: make the WAVs; check: print what is said")
+    prm.add_argument("--out", type=Path, help="folder for the WAV files (default: the Asterisk instance's sounds)")
+    prm.set_defaults(func=cmd_prompts)
     db = sub.add_parser("db", help="database")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)
     sub.add_parser("settings", help="list the settings").set_defaults(func=cmd_settings)
+    register_qa(sub)
     return p
 
 

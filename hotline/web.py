@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,28 +17,37 @@ from aiohttp import WSMsgType, web
 
 from ami_bridge.bridge import Bridge
 from ami_bridge.client import AmiDisconnected, AmiError
-from ami_bridge.constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_SEAT
+from ami_bridge.constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
 from ami_bridge.seat_control import SeatControl, SeatInputError
+from recordings import http as recordings_http
+from recordings.http import QaContext
+from recordings.qaauth import QaAuth
 
+from .access import ACCESS, Access, guard
+from .api import ApiError, close_websockets_on_shutdown, dumps, track_websocket
 from .bus import Bus
+from .callbacks import http as callbacks_http
+from .callbacks.store import CallbackStore
 from .db.store import Store
+from .floor import http as floor_http
+from .floor.http import FLOOR
+from .floor.service import FloorService
+from .pops.current import CurrentPops
+from .seats import http as seats_http
+from .seats.auth import SeatAuth
+from .survey.store import SurveyStore
+from .threeway import http as threeway_http
+from .threeway.service import ThreewayService
+from .tickets import http as tickets_http
+from .tickets.store import TicketStore
+from .units_portal import http as units_portal_http
 
 log = logging.getLogger(__name__)
 
 BRIDGE: web.AppKey[Bridge] = web.AppKey("bridge", Bridge)
 BUS: web.AppKey[Bus] = web.AppKey("bus", object)  # type: ignore[arg-type]
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
-SEATS: web.AppKey[SeatControl] = web.AppKey("seats", SeatControl)
 STATIC = Path(__file__).resolve().parent / "static"
-
-
-class ApiError(web.HTTPException):
-    def __init__(self, status: int, error: str, message: str, **details: Any) -> None:
-        self.status_code = status
-        super().__init__(
-            text=json.dumps({"error": error, "message": message, "details": details}, ensure_ascii=False),
-            content_type="application/json",
-        )
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -78,7 +86,7 @@ async def list_calls(request: web.Request) -> web.Response:
     bridge = request.app[BRIDGE]
     live = [c.to_json() for c in bridge.calls.active()]
     recent = [c.to_json() for c in await request.app[STORE].recent_calls(limit=50)]
-    return web.json_response({"live": live, "recent": recent}, dumps=_dumps)
+    return web.json_response({"live": live, "recent": recent}, dumps=dumps)
 
 
 async def get_call(request: web.Request) -> web.Response:
@@ -86,57 +94,24 @@ async def get_call(request: web.Request) -> web.Response:
     snap = request.app[BRIDGE].calls.get(call_id) or await request.app[STORE].get_call(call_id)
     if snap is None:
         raise ApiError(404, "call-not-found", f"no call with id {call_id!r}", call_id=call_id)
-    return web.json_response(snap.to_json(), dumps=_dumps)
-
-
-async def list_seats(request: web.Request) -> web.Response:
-    return web.json_response([s.to_json() for s in request.app[BRIDGE].seats.all()], dumps=_dumps)
-
-
-async def seat_action(request: web.Request) -> web.Response:
-    seat, action = request.match_info["seat"], request.match_info["action"]
-    control = request.app[SEATS]
-    body = await _json_body(request)
-    if action == "login":
-        await control.login(seat)
-    elif action == "logout":
-        await control.logout(seat)
-    elif action == "pause":
-        reason = body.get("reason")
-        if not isinstance(reason, str):
-            raise ApiError(400, "invalid-input", "reason: required, one of " + ", ".join(control.pause_reasons))
-        await control.pause(seat, reason)
-    elif action == "resume":
-        await control.resume(seat)
-    else:
-        raise ApiError(404, "unknown-action", f"{action!r} is not a seat action (login, logout, pause, resume)")
-    return web.json_response({"seat": seat, "done": action})
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid-json", f"the request body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid-json", "the request body must be a JSON object")
-    return body
+    survey = await SurveyStore(request.app[STORE].engine).get(call_id)  # the caller's rating, after the seat
+    return web.json_response({**snap.to_json(), "survey": survey and survey.to_json()}, dumps=dumps)
 
 
 async def floor_ws(request: web.Request) -> web.WebSocketResponse:
     """Live calls and seats for the floor view: a snapshot, then every change."""
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
+    track_websocket(request, ws)
     bridge = request.app[BRIDGE]
-    async with request.app[BUS].subscribe(TOPIC_CALL, TOPIC_SEAT, TOPIC_BRIDGE) as sub:
+    async with request.app[BUS].subscribe(TOPIC_CALL, TOPIC_SEAT, TOPIC_MISS, TOPIC_FLOOR, TOPIC_BRIDGE) as sub:
         await ws.send_str(
-            _dumps(
+            dumps(
                 {
                     "topic": "snapshot",
                     "calls": [c.to_json() for c in bridge.calls.active()],
                     "seats": [s.to_json() for s in bridge.seats.all()],
+                    "floor": request.app[FLOOR].view(),
                 }
             )
         )
@@ -154,15 +129,14 @@ async def floor_ws(request: web.Request) -> web.WebSocketResponse:
 
 async def _pump(sub: Any, ws: web.WebSocketResponse) -> None:
     async for topic, message in sub:
-        await ws.send_str(_dumps({"topic": topic, **message}))
+        try:
+            await ws.send_str(dumps({"topic": topic, **message}))
+        except ConnectionResetError:
+            return  # the browser went away; floor_ws's loop ends and cleans up
 
 
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "floor.html")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def make_app(
@@ -170,17 +144,38 @@ def make_app(
     bus: Bus,
     store: Store,
     seats: SeatControl,
+    floor: FloorService,
     extra_ctx: Callable[[web.Application], AsyncIterator[None]] | None = None,
+    *,
+    auth: SeatAuth,
+    pops: CurrentPops,
+    tickets: TicketStore | None = None,
+    threeway: ThreewayService | None = None,
+    qa: QaContext | None = None,
+    callbacks: CallbackStore | None = None,
+    callback_survey: bool = False,
+    staff: QaAuth,
 ) -> web.Application:
-    app = web.Application(middlewares=[errors])
-    app[BRIDGE], app[BUS], app[STORE], app[SEATS] = bridge, bus, store, seats
+    app = web.Application(middlewares=[errors, guard])
+    app[BRIDGE], app[BUS], app[STORE] = bridge, bus, store
+    app[ACCESS] = Access(auth, staff)
+    close_websockets_on_shutdown(app)
     if extra_ctx is not None:
         app.cleanup_ctx.append(extra_ctx)
     app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/api/calls/{call_id}", get_call)
-    app.router.add_get("/api/seats", list_seats)
-    app.router.add_post("/api/seats/{seat}/{action}", seat_action)
     app.router.add_get("/ws/floor", floor_ws)
+    floor_http.add_routes(app, floor, bridge, store)
+    if threeway is not None:  # before the seat actions' /api/seats/{seat}/{action}
+        threeway_http.add_routes(app, threeway)
+    seats_http.add_routes(app, seats, bridge, bus, auth=auth, pops=pops)
+    if tickets is not None:
+        tickets_http.add_routes(app, tickets)
+        units_portal_http.add_routes(app, tickets)
+        if callbacks is not None:
+            callbacks_http.add_routes(app, callbacks, tickets, bus, survey=callback_survey)
+    if qa is not None:
+        recordings_http.add_routes(app, qa)
     return app

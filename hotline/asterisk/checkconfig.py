@@ -11,9 +11,14 @@ import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
+from ami_bridge.constants import INBOUND_CONTEXTS
 from hotline.settings import Settings
+from hotline.workdays import CalendarError, WorkCalendar
+from ivr.prompts import VOICE, PromptError, load_prompts, missing_tools, phonemes, problems
+from ivr.queue_sounds import queue_sounds
 
 from .instance import Instance
 from .provision import AsteriskInstall
@@ -24,6 +29,11 @@ class Check:
     ok: bool
     what: str
     detail: str = ""
+    warn: bool = False  # not ok, but the hotline still runs: printed WARN with its detail, not counted as failed
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok and not self.warn
 
 
 def read_conf(path: Path) -> dict[str, dict[str, list[str]]]:
@@ -87,12 +97,107 @@ def project_rules(settings: Settings) -> Iterator[Check]:
     user = manager.get(settings.ami_username, {})
     yield Check(bool(user), f"AMI user {settings.ami_username!r} exists", "manager.conf section")
     yield Check(not any(k == "secret" for k in user), "no AMI secret in git", "secret comes from manager_secret.conf")
+    yield from trunk_rules(settings)
     indications = read_conf(conf_dir / "indications.conf")
     yield Check(_one(indications, "general", "country") == "cn", "Chinese tones", "indications.conf country = cn")
     cadence = f"{settings.ring_on_ms},{settings.ring_off_ms}"
     got = _one(indications, "cn", "ringcadence")
     yield Check(
         got == cadence, "ring cadence agrees with the settings", f"[cn] ringcadence = {got}; settings {cadence}"
+    )
+    yield from prompt_rules(settings)
+    yield from calendar_rules(settings)
+
+
+def trunk_rules(settings: Settings) -> Iterator[Check]:
+    """Outbound trunks' channels carry their endpoint's context: an inbound one would make the bridge take every
+    unit or citizen called back for a citizen calling in (a call row, a screen pop's history, a 呼损 callback)."""
+    pjsip = read_conf(settings.asterisk_conf / "pjsip.conf")
+    outbound = sorted({"trunk-out", settings.threeway_trunk, settings.callback_trunk} & set(pjsip))
+    contexts = {trunk: _one(pjsip, trunk, "context") for trunk in outbound}
+    wrong = [f"[{t}] context = {c}" for t, c in contexts.items() if c in INBOUND_CONTEXTS]
+    yield Check(
+        not wrong,
+        "outbound trunks do not start citizens' calls",
+        f"pjsip.conf {', '.join(wrong)}: use context = outbound-trunk" if wrong else ", ".join(outbound),
+    )
+
+
+def calendar_rules(settings: Settings, today: date | None = None) -> Iterator[Check]:
+    """The working-day calendar reads, and knows this year (else FAIL) and next year (else WARN: the State
+    Council publishes next year's schedule in November, and deadlines in late December already need it)."""
+    try:
+        calendar = WorkCalendar.load(settings.workdays_file, zone=settings.zone, day_end=settings.workday_end)
+    except CalendarError as exc:
+        yield Check(False, "working-day calendar file reads", str(exc))
+        return
+    today = today or datetime.now(settings.zone).date()
+    for year in (today.year, today.year + 1):
+        known = calendar.knows(year)
+        yield Check(
+            known,
+            f"the working-day calendar knows {year}",
+            calendar.source(year) or "" if known else calendar.describe_unknown(year),
+            warn=not known and year > today.year,
+        )
+
+
+def prompt_rules(settings: Settings) -> Iterator[Check]:
+    """Every prompt the dialplan plays is in the prompts file, and the tools to make them are here."""
+    try:
+        prompts = load_prompts(settings.prompts_file)
+    except PromptError as exc:
+        yield Check(False, "voice prompts file reads", str(exc))
+        return
+    names = {p.name for p in prompts}
+    played = set(
+        re.findall(r"\$\{HOTLINE_SOUNDS\}/([a-z0-9-]+)", (settings.asterisk_conf / "extensions.conf").read_text())
+    )
+    unknown = sorted(played - names)
+    yield Check(
+        not unknown,
+        "every prompt the dialplan plays has its text",
+        f"not in {settings.prompts_file}: {', '.join(unknown)}" if unknown else f"{len(played)} prompts",
+    )
+    yield from queue_sound_rules(settings, names)
+    lacking = missing_tools()
+    yield Check(
+        not lacking,
+        "voice prompts can be made",
+        f"{' and '.join(lacking)} not installed: `make system-deps` (apt-get install espeak-ng sox)" if lacking else "",
+    )
+    if not lacking:
+        recorded = settings.prompts_recorded
+        wrong = [
+            f"[{p.name}] {problem}"
+            for p in prompts
+            if recorded is None or not (recorded / f"{p.name}.wav").is_file()  # a studio recording is not read
+            for problem in problems(p, phonemes(p))
+        ]
+        yield Check(not wrong, "every generated prompt is spoken in Mandarin", "; ".join(wrong) or VOICE)
+
+
+def queue_sound_rules(settings: Settings, names: set[str]) -> Iterator[Check]:
+    """Citizens' channels have one language, and every sound the queue plays to them exists in it."""
+    conf_dir = settings.asterisk_conf
+    language = _one(read_conf(conf_dir / "extensions.conf"), "globals", "HOTLINE_LANGUAGE")
+    pjsip = read_conf(conf_dir / "pjsip.conf")
+    trunks = {name: _one(pjsip, name, "language") for name in ("carrier-in", "trunk-out")}
+    yield Check(
+        language is not None and all(v == language for v in trunks.values()),
+        "citizens' calls have one language",
+        f"extensions.conf HOTLINE_LANGUAGE = {language}; pjsip.conf "
+        + ", ".join(f"[{name}] language = {value}" for name, value in trunks.items()),
+    )
+    options = {key: values[-1] for key, values in read_conf(conf_dir / "queues.conf").get(settings.queue, {}).items()}
+    needed = queue_sounds(options, language or "zh")
+    missing = [n for n in needed if n not in names]
+    yield Check(
+        not missing,
+        "every sound the queue plays to a caller has its text",
+        f"not in {settings.prompts_file} (callers would hear Asterisk's English file): {', '.join(missing)}"
+        if missing
+        else f"{len(needed)} sounds in {language}",
     )
 
 
@@ -108,6 +213,8 @@ def asterisk_loads(settings: Settings, install: AsteriskInstall) -> Iterator[Che
     )
     instance = Instance(install, scratch)
     instance.stop()
+    log = instance.log_dir / "messages.log"
+    seen = log.stat().st_size if log.exists() else 0  # the log goes on across runs: judge only this one
     try:
         instance.start(fresh=True, timeout=30)
     except Exception as exc:
@@ -115,17 +222,17 @@ def asterisk_loads(settings: Settings, install: AsteriskInstall) -> Iterator[Che
         return
     try:
         yield Check(True, "Asterisk starts with asterisk-conf/", f"Asterisk {install.version}")
-        yield from _loaded(instance, scratch)
+        yield from _loaded(instance, scratch, seen)
     finally:
         instance.stop()
 
 
-def _loaded(instance: Instance, settings: Settings) -> Iterator[Check]:
+def _loaded(instance: Instance, settings: Settings, log_from: int = 0) -> Iterator[Check]:
     wanted = read_conf(settings.asterisk_conf / "modules.conf").get("modules", {}).get("load", [])
     shown = instance.cli("module show")
     missing = [m for m in wanted if not re.search(rf"^{re.escape(m)}\s.*Running", shown, re.M)]
     yield Check(not missing, f"all {len(wanted)} modules in modules.conf are running", ", ".join(missing))
-    for context in ("from-carrier", "queue", "outbound"):
+    for context in ("from-carrier", "queue", "outbound", "dialer"):
         out = instance.cli(f"dialplan show {context}")
         yield Check(f"'{context}'" in out and "There is no existence" not in out, f"dialplan context {context}")
     queue = instance.cli(f"queue show {settings.queue}")
@@ -138,10 +245,10 @@ def _loaded(instance: Instance, settings: Settings) -> Iterator[Check]:
     yield Check(not absent, f"{len(seats)} seat endpoints", "missing: " + ", ".join(absent[:10]) if absent else "")
     for name in ("carrier-in", "trunk-out"):
         yield Check(bool(re.search(rf"Endpoint:\s+{name}\b", endpoints)), f"trunk endpoint {name}")
-    log = instance.log_dir / "messages.log"
-    problems = [
-        line for line in log.read_text(errors="replace").splitlines() if " ERROR[" in line or " WARNING[" in line
-    ]
+    with (instance.log_dir / "messages.log").open("rb") as log:
+        log.seek(log_from)
+        lines = log.read().decode(errors="replace").splitlines()
+    problems = [line for line in lines if " ERROR[" in line or " WARNING[" in line]
     yield Check(not problems, "no errors or warnings while loading", "\n    ".join(problems[:10]))
 
 

@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from hotline.settings import Settings
+from ivr.prompts import PromptError, build_prompts, load_prompts
+from recordings.paths import asterisk_view
 
 from .provision import AsteriskInstall
 
 log = logging.getLogger(__name__)
 
 MODULES_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+DATA_DIR = PurePosixPath("/usr/share/asterisk")  # the packaged data folder: sounds/en, documentation, …
 
 
 class AsteriskError(RuntimeError):
@@ -34,7 +37,7 @@ class AsteriskError(RuntimeError):
 
 # (file, pattern of the line, replacement built from settings). Each must match exactly once,
 # so that a change to asterisk-conf/ that drops one of these lines is caught at start.
-def _rewrites(settings: Settings) -> list[tuple[str, str, str]]:
+def _rewrites(settings: Settings, sounds: PurePosixPath, recordings: PurePosixPath) -> list[tuple[str, str, str]]:
     return [
         ("manager.conf", r"^port\s*=.*$", f"port = {settings.ami_port}  ; from HOTLINE_AMI_PORT"),
         (
@@ -48,6 +51,22 @@ def _rewrites(settings: Settings) -> list[tuple[str, str, str]]:
             f"HOTLINE_AGI = {settings.agi_host}:{settings.agi_port}  ; from HOTLINE_AGI_HOST/PORT",
         ),
         ("extensions.conf", r"^HOTLINE_QUEUE\s*=.*$", f"HOTLINE_QUEUE = {settings.queue}  ; from HOTLINE_QUEUE"),
+        (
+            "extensions.conf",
+            r"^HOTLINE_SOUNDS\s*=.*$",
+            f"HOTLINE_SOUNDS = {sounds}  ; the instance's voice prompts (ivr/prompts.toml)",
+        ),
+        (
+            "extensions.conf",
+            r"^HOTLINE_AUTOANSWER_S\s*=.*$",
+            f"HOTLINE_AUTOANSWER_S = {settings.auto_answer_after_s}  ; from the ring settings (two rings)",
+        ),
+        (
+            "extensions.conf",
+            r"^HOTLINE_RECORDINGS\s*=.*$",
+            f"HOTLINE_RECORDINGS = {recordings}  ; the recordings root (HOTLINE_RECORDINGS_DIR)",
+        ),
+        ("extensions.conf", r"^HOTLINE_TZ\s*=.*$", f"HOTLINE_TZ = {settings.timezone}  ; from HOTLINE_TIMEZONE"),
     ]
 
 
@@ -96,6 +115,18 @@ class Instance:
         return self.install.root / str(inner).lstrip("/")
 
     @property
+    def recordings(self) -> Path:
+        """The recordings root as the service reads it (HOTLINE_RECORDINGS_DIR, else the instance's folder)."""
+        return self.settings.recordings_dir or self.host_path(self.inner / "recordings")
+
+    @property
+    def recordings_inner(self) -> PurePosixPath:
+        """The recordings root as Asterisk writes it."""
+        if self.settings.recordings_dir is None:
+            return self.inner / "recordings"
+        return asterisk_view(self.settings.recordings_dir, self.install.root)
+
+    @property
     def etc(self) -> Path:
         return self.host_path(self.inner / "etc")
 
@@ -123,13 +154,15 @@ class Instance:
             if not overlay.is_dir():
                 raise AsteriskError(f"HOTLINE_ASTERISK_OVERLAY={overlay} is not a folder")
             shutil.copytree(overlay, self.etc, dirs_exist_ok=True)
-        for name in ("run", "log", "spool", "lib", "cache"):
+        for name in ("run", "log", "spool", "lib", "cache", "recordings"):
             self.host_path(self.inner / name).mkdir(parents=True, exist_ok=True)
         self._apply_settings()
         self._write_generated()
+        self._make_prompts()
+        self._make_data_dir()
 
     def _apply_settings(self) -> None:
-        for name, pattern, line in _rewrites(self.settings):
+        for name, pattern, line in _rewrites(self.settings, self.inner / "sounds", self.recordings_inner):
             path = self.etc / name
             text, count = re.subn(pattern, line, path.read_text(), flags=re.M)
             if count != 1:
@@ -149,7 +182,7 @@ class Instance:
                 ("varlib", "/var/lib/asterisk"),
                 ("db", d / "lib"),
                 ("key", "/var/lib/asterisk"),
-                ("data", "/usr/share/asterisk"),
+                ("data", d / "data"),  # the packaged one plus the instance's language sounds (_make_data_dir)
                 ("agi", "/usr/share/asterisk/agi-bin"),
                 ("spool", d / "spool"),
                 ("run", d / "run"),
@@ -170,6 +203,36 @@ class Instance:
         (self.etc / "seat_secrets.conf").write_text("".join(lines))
         for path in (self.etc / "manager_secret.conf", self.etc / "seat_secrets.conf"):
             path.chmod(0o600)
+
+    def _make_prompts(self) -> None:
+        """The voice prompts into the instance's sounds folder. A prompt that cannot be made does not
+        stop Asterisk (calls must flow): it is logged as an error, and check-config fails on it."""
+        try:
+            build_prompts(
+                load_prompts(self.settings.prompts_file),
+                self.host_path(self.inner / "sounds"),
+                self.settings.prompts_recorded,
+            )
+        except PromptError as exc:
+            log.error("voice prompts not made, callers will hear silence where a prompt belongs: %s", exc)
+
+    def _make_data_dir(self) -> None:
+        """Asterisk's data folder for this instance: links to everything in the packaged one, except that
+        sounds/ also holds each language folder made from the prompts (sounds/zh: the queue's Mandarin
+        announcements, ivr/queue_sounds.py), so a channel with that language plays them."""
+        data, packaged = self.host_path(self.inner / "data"), self.host_path(DATA_DIR)
+        shutil.rmtree(data, ignore_errors=True)
+        (data / "sounds").mkdir(parents=True)
+        for entry in sorted(packaged.iterdir()) if packaged.is_dir() else []:
+            if entry.name != "sounds":
+                (data / entry.name).symlink_to(DATA_DIR / entry.name)
+        ours = self.host_path(self.inner / "sounds")
+        languages = {p.name for p in ours.iterdir() if p.is_dir()} if ours.is_dir() else set()
+        for entry in sorted((packaged / "sounds").iterdir()) if (packaged / "sounds").is_dir() else []:
+            if entry.name not in languages:
+                (data / "sounds" / entry.name).symlink_to(DATA_DIR / "sounds" / entry.name)
+        for language in sorted(languages):  # relative: the same link inside and outside the chroot
+            (data / "sounds" / language).symlink_to(PurePosixPath("..", "..", "sounds", language))
 
     # ------------------------------------------------------------------ process
     def cli(self, command: str, *, timeout: float = 15) -> str:

@@ -113,6 +113,18 @@ class Store:
             kept = [leg.uniqueid for leg in call.legs]
             await session.execute(delete(LegRow).where(LegRow.call_id == call.call_id, LegRow.uniqueid.not_in(kept)))
 
+    async def close_unfinished(self, live: set[str], since: datetime) -> list[CallSnapshot]:
+        """Calls stored as not ended (started after `since`) that Asterisk no longer has: they ended while no
+        bridge was running. They end now with outcome unknown, and no end time (it is not known)."""
+        async with self._session.begin() as session:
+            rows = (
+                await session.scalars(select(CallRow).where(CallRow.started_at >= since, CallRow.state != "ended"))
+            ).all()
+            gone = [row for row in rows if row.call_id not in live]
+            for row in gone:
+                row.state, row.outcome = CallState.ENDED.value, CallOutcome.UNKNOWN.value
+            return [_call_snapshot(row) for row in gone]
+
     async def get_call(self, call_id: str) -> CallSnapshot | None:
         async with self._session() as session:
             row = await session.get(CallRow, call_id)

@@ -2,7 +2,9 @@
 
 Seats 8001, 8002 and 8004 answer after 1.5, 3 and 2 s; 8003 lets it ring past two rings (12 s), so
 a newcomer sees answered calls, a miss and the call moving on to the next seat. Every call is
-printed as it ends, from the bus, as the bridge saw it.
+printed as it ends, from the bus, as the bridge saw it. Behind the overlay's test trunks, a unit's phone
+answers three-way calls (trunk-units) and a citizen's phone answers the 回访 dialer's calls (trunk-citizens,
+inside the calling windows: lost calls are called back), so those work in the demo too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT
+from ami_bridge.constants import TOPIC_CALL, TOPIC_DIALER, TOPIC_SEAT
 from ami_bridge.seat_control import SeatControl
 
 from ..bus import Bus
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # seat -> ms its phone rings before answering; 8003 never answers within two rings (10 s)
 DEMO_SEATS = {"8001": 1500, "8002": 3000, "8003": 12000, "8004": 2000}
+IVR_AND_RINGS_MS = 22000  # a caller's worst path before talking: IVR prompts, 8003 rings out, retry, next seat
 
 
 class Demo:
@@ -34,9 +37,17 @@ class Demo:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        # the demo's own phones live until Ctrl-C (timeout_s=0): sipp's default limit would end them after 2 min
+        self._phones.append(await phones.unit_phone(self.work_dir, ring_ms=2000, talk_ms=30000, calls=100000,
+                                                    timeout_s=0))  # fmt: skip
+        self._phones.append(await phones.unit_phone(
+            self.work_dir, ring_ms=3000, talk_ms=8000, name="called-citizen", port=phones.CALLED_CITIZEN_PORT,
+            calls=100000, timeout_s=0,
+        ))  # fmt: skip
         for seat, answer_ms in DEMO_SEATS.items():
-            self._phones.append(await phones.seat_phone(seat, answer_ms, self.work_dir, calls=100000))
+            self._phones.append(await phones.seat_phone(seat, answer_ms, self.work_dir, calls=100000, timeout_s=0))
             await self.seat_control.login(seat)
+            await self.seat_control.resume(seat)  # a seat paused (未接) in an earlier demo stays paused otherwise
         self._tasks = [asyncio.create_task(self._call_loop()), asyncio.create_task(self._report())]
         print(f"demo: seats {', '.join(DEMO_SEATS)} logged in; a citizen calls 12345 every {self.interval_s:.0f} s")
 
@@ -44,10 +55,10 @@ class Demo:
         index = 0
         while True:
             number = f"13{random.randint(0, 9)}{random.randint(10000000, 99999999)}"
-            hold_ms = random.randint(4000, 8000)  # on the line 14–18 s after Asterisk answers, waiting included
-            phone = await phones.citizen_call(
-                number, 10000 + hold_ms, self.work_dir, sip_port=self.sip_port, index=index % 50
-            )
+            # on the line 26–30 s after Asterisk answers: the IVR's welcome (≈7 s), 8003's two rings (10 s) and the
+            # next seat's ring included, then 4–8 s of talk (with audio, so the recordings hold sound)
+            hold_ms = IVR_AND_RINGS_MS + random.randint(4000, 8000)
+            phone = await phones.citizen_talks(number, hold_ms, self.work_dir, sip_port=self.sip_port, index=index % 50)
             self._phones.append(phone)
             self._phones = [p for p in self._phones if p.process.returncode is None]
             index += 1
@@ -56,9 +67,12 @@ class Demo:
     async def _report(self) -> None:
         ringing: dict[str, tuple[str, float]] = {}  # seat -> (call id, when it started ringing)
         loop = asyncio.get_running_loop()
-        async with self.bus.subscribe(TOPIC_CALL, TOPIC_SEAT) as sub:
+        async with self.bus.subscribe(TOPIC_CALL, TOPIC_SEAT, TOPIC_DIALER) as sub:
             async for topic, msg in sub:
-                if topic == TOPIC_SEAT:
+                if topic == TOPIC_DIALER:
+                    if (line := describe_callback(msg)) is not None:
+                        print(line)
+                elif topic == TOPIC_SEAT:
                     seat, state = msg["seat"], msg["state"]
                     if state == "ringing":
                         ringing[seat] = (msg["call_id"], loop.time())
@@ -77,6 +91,15 @@ class Demo:
                 await task
         for phone in self._phones:
             await phone.stop()
+
+
+def describe_callback(attempt: dict[str, Any]) -> str | None:
+    """One line when a 回访 attempt starts (the seat's phone rings first) or ends; None for the steps between."""
+    state = attempt.get("state")
+    if state not in ("ringing", "ended"):
+        return None
+    what = "rings the seat first" if state == "ringing" else f"ended: {attempt.get('outcome')}"
+    return f"  回访 callback {attempt['attempt_id']} (task {attempt['task_id']}) by seat {attempt['seat']}: {what}"
 
 
 def describe(call: dict[str, Any]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -141,6 +143,20 @@ async def test_wrong_secret_is_fatal_and_clear(asterisk: object, settings: objec
     assert c.connections == 0
 
 
+async def until_link_up(reply: LoginReply) -> tuple[list[object], int]:
+    """A client against `reply` until its first LinkUp: what came out of its stream, and how many
+    connections it made."""
+    async with ami_server(reply) as (port, count):
+        c = client(port)
+        runner = asyncio.create_task(c.run())
+        try:
+            items = await drain_until(c, lambda i: isinstance(i, LinkUp))
+        finally:
+            await c.close()
+            runner.cancel()
+    return items, count[0]
+
+
 async def test_login_refused_while_shutting_down_is_retried() -> None:
     """Asterisk answers every action, Login included, with an error while it shuts down: not fatal."""
 
@@ -152,15 +168,36 @@ async def test_login_refused_while_shutting_down_is_retried() -> None:
         else:
             writer.write(ok(action_id) + FULLY_BOOTED)
 
-    async with ami_server(reply) as (port, count):
-        c = client(port)
-        runner = asyncio.create_task(c.run())
-        try:
-            items = await drain_until(c, lambda i: isinstance(i, LinkUp))
-        finally:
-            await c.close()
-            runner.cancel()
-    assert count[0] == 2 and isinstance(items[0], LinkUp) and items[0].connection == 1
+    items, count = await until_link_up(reply)
+    assert count == 2 and isinstance(items[0], LinkUp) and items[0].connection == 1
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Abort the connection with a TCP RST, as a dying Asterisk's kernel does to a half-served login."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+@pytest.mark.parametrize("when", ["before the login reply", "while booting"])
+async def test_connection_reset_during_login_is_retried(when: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Asterisk restarting: the old process resets the connection mid-login. The client must try again,
+    not die (it once did: ConnectionResetError escaped the supervisor and the bridge stayed down)."""
+
+    async def reply(n: int, action_id: str, writer: asyncio.StreamWriter) -> None:
+        if n == 1:
+            if when == "while booting":
+                writer.write(ok(action_id))
+                await writer.drain()
+                await asyncio.sleep(0.05)
+            reset(writer)
+        else:
+            writer.write(ok(action_id) + FULLY_BOOTED)
+
+    with caplog.at_level(logging.WARNING, logger="ami_bridge.client"):
+        items, count = await until_link_up(reply)
+    assert count == 2 and isinstance(items[0], LinkUp) and items[0].connection == 1
+    assert any("dropped the connection during login" in r.getMessage() for r in caplog.records)
 
 
 async def test_link_is_up_only_once_asterisk_has_booted() -> None:

@@ -94,6 +94,31 @@ async def test_redis_skips_malformed_messages() -> None:
         await bus.close()
 
 
+async def test_publishing_never_waits_for_redis() -> None:
+    """A Redis that is away never stalls a publisher (the AMI reader): messages wait in a bounded outbox."""
+    bus = RedisBus("redis://127.0.0.1:1/0", outbox_size=3)
+    try:
+        for i in range(5):
+            await asyncio.wait_for(bus.publish("call", {"n": i}), 0.1)
+        assert bus.dropped == 2
+        with pytest.raises(TimeoutError):
+            await bus.flush(0.3)
+    finally:
+        await asyncio.wait_for(bus.close(), 5)
+
+
+async def test_publishes_keep_their_order_in_a_burst() -> None:
+    bus = RedisBus(REDIS_URL)
+    try:
+        async with bus.subscribe("call") as sub:
+            for i in range(300):
+                await bus.publish("call", {"n": i})
+            await bus.flush()
+            assert [(await sub.get(timeout=2))[1]["n"] for _ in range(300)] == list(range(300))
+    finally:
+        await bus.close()
+
+
 async def test_unreachable_redis_says_where_and_what_to_do() -> None:
     bus = make_bus("redis://:s3cret@127.0.0.1:1/0")
     try:

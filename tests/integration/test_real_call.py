@@ -26,7 +26,11 @@ async def wait_for(sub: Any, predicate: Any, timeout: float = 30) -> dict[str, A
 
 async def test_answered_call(service: Any, tmp_path: Path) -> None:
     async with service.bus.subscribe(TOPIC_CALL, TOPIC_SEAT) as sub:
-        async with aiohttp.ClientSession() as http, http.post(f"{service.url}/api/seats/8001/login") as resp:
+        headers = realparts.seat_headers(service, "8001")
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.post(f"{service.url}/api/seats/8001/login") as resp,
+        ):
             assert resp.status == 200, await resp.text()
         await wait_for(sub, lambda m: m.get("seat") == "8001" and m.get("state") == "ready" and "call_id" in m)
         seat = await realparts.seat_phone("8001", 2000, tmp_path)
@@ -60,7 +64,13 @@ async def test_answered_call(service: Any, tmp_path: Path) -> None:
 
 
 async def test_seat_api_errors(service: Any) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession() as http:  # nobody logged in: nothing is done for them
+        async with http.post(f"{service.url}/api/seats/8001/login") as resp:
+            assert resp.status == 401 and (await resp.json())["error"] == "login-required"
+        async with http.get(f"{service.url}/api/calls") as resp:
+            assert resp.status == 401
+    assert service.bridge.seats.get("8001") is None or service.bridge.seats.get("8001").state.value == "logged_out"
+    async with aiohttp.ClientSession(headers=realparts.leader_headers(service)) as http:
         async with http.post(f"{service.url}/api/seats/8001/pause", json={"reason": "午饭"}) as resp:
             body = await resp.json()
             assert resp.status == 400 and body["error"] == "invalid-input"

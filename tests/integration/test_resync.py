@@ -72,3 +72,77 @@ async def test_asterisk_restart_mid_call(service: Any, asterisk: Any, tmp_path: 
     finally:
         await citizen.stop()
         await phone.stop()
+
+
+async def test_paused_seats_keep_their_reason_across_restarts(
+    service: Any, settings: Any, asterisk: Any, tmp_path: Path
+) -> None:
+    """No seat left paused without knowing why, none silently unpaused: after Asterisk restarts, and
+    in a bridge that starts afresh."""
+    await service.seats.login("8005", paused_reason="会议")
+    await service.seats.login("8006", paused_reason="培训")
+    await service.seats.login("8007")
+    await service.seats.resume("8006")  # paused, then resumed: must come back ready, not paused again
+    before = service.client.connections
+    await asyncio.to_thread(asterisk.stop)
+    await asyncio.to_thread(asterisk.start)  # not fresh: Asterisk restores its logged-in seats
+    deadline = time.monotonic() + 20
+    while service.client.connections == before or not service.bridge.resynced.is_set():
+        assert time.monotonic() < deadline, "the bridge did not reconnect and resync within 20 s"
+        await asyncio.sleep(0.05)
+
+    def states(bridge: Any) -> dict[str, tuple[str, str | None]]:
+        return {
+            s: (snap.state.value, snap.pause_reason)
+            for s in ("8005", "8006", "8007")
+            if (snap := bridge.seats.get(s)) is not None
+        }
+
+    want = {"8005": ("paused", "会议"), "8006": ("ready", None), "8007": ("ready", None)}
+    assert states(service.bridge) == want, "after Asterisk restarted"
+    members = await service.client.action_list("QueueStatus", {"Queue": "hotline"})
+    paused = {f["Name"]: (f["Paused"], f["PausedReason"]) for f in members if f.name == "QueueMember"}
+    assert paused["8005"] == ("1", "会议") and paused["8006"][0] == "0" and paused["8007"][0] == "0"
+
+    local = settings.model_copy(
+        update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", "http_port": settings.http_port + 1}
+    )
+    async with Service(local) as fresh:
+        await asyncio.wait_for(fresh.bridge.resynced.wait(), 10)
+        assert states(fresh.bridge) == want, "a bridge started afresh"
+
+
+async def test_calls_left_unfinished_by_a_stopped_bridge_end_as_unknown(
+    asterisk: Any, settings: Any, tmp_path: Path
+) -> None:
+    """The bridge process stopped mid-call and the calls ended meanwhile: the database still holds them as
+    queued or talking. The next bridge ends them, outcome unknown, end time unknown, so nothing waits on
+    them for ever (the wallboard's waiting count, the day's report)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ami_bridge.snapshots import CallSnapshot
+    from hotline.db.store import Store
+
+    db = f"sqlite+aiosqlite:///{tmp_path / 'left.db'}"
+    now = datetime.now(UTC)
+    store = await Store.open(db)
+    ago = [now - timedelta(minutes=m) for m in (0, 1, 2, 3, 4, 5)]
+    queued = CallSnapshot("1700000001.1", CallState.QUEUED, "13900139071", None, "12345", ago[3],
+                          queue="hotline", queued_at=ago[3])  # fmt: skip
+    talking = CallSnapshot("1700000002.2", CallState.TALKING, "13900139072", None, "12345", ago[5],
+                           queue="hotline", queued_at=ago[5], seat="8001", answered_at=ago[4], ring_ms=2000,
+                           wait_ms=60000)  # fmt: skip
+    for call in (queued, talking):
+        await store.save_call(call)
+    await store.close()
+    local = settings.model_copy(update={"database_url": db, "ivr": False, "survey": False})
+    async with Service(local) as svc:
+        await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
+        await svc.bridge.close()  # flush the write-behind
+        for call_id in (queued.call_id, talking.call_id):
+            stored = await svc.store.get_call(call_id)
+            assert stored is not None and stored.state is CallState.ENDED, stored
+            assert stored.outcome is CallOutcome.UNKNOWN and stored.ended_at is None, stored
+        await asyncio.sleep(0.3)  # the floor follows the bus
+        live = svc.floor.view()["live"]
+        assert live["waiting"] == 0, live

@@ -12,6 +12,7 @@ import pytest
 from ami_bridge.constants import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallOutcome, SeatState
 from tests import realparts
 
+from .test_floor import floor_until
 from .test_real_call import wait_for
 
 pytestmark = pytest.mark.asterisk
@@ -42,6 +43,10 @@ async def test_seat_that_lets_it_ring_out_is_paused_and_the_call_moves_on(servic
     members = await service.client.action_list("QueueStatus", {"Queue": "hotline"})
     member = next(f for f in members if f.name == "QueueMember" and f["Name"] == "8005")
     assert member["Paused"] == "1" and member["PausedReason"] == "未接"  # Asterisk rings nothing more there
+    floor = await floor_until(service, lambda v: v["today"]["seats"].get("8005", {}).get("misses") == 1)
+    assert floor["today"]["seats"]["8005"]["misses"] == 1 and floor["today"]["total"]["misses"] == 1
+    assert floor["today"]["seats"]["8006"]["answered"] == 1
+    assert floor["today"]["total"]["within_two_rings"] == 0, "the citizen heard more than two rings"
     await citizen.stop()
     await slow.stop()
     await quick.stop()
@@ -63,6 +68,10 @@ async def test_caller_hanging_up_while_it_rings_is_lost_and_the_seat_is_ready_ag
     assert [s["state"] for s in seat][-2:] == [SeatState.RINGING.value, SeatState.READY.value], seat
     assert seat[-1]["misses_in_row"] == 0
     assert not [m for m in seen if "rejected" in m], "a caller hanging up is not the seat's miss"
+    floor = await floor_until(service, lambda v: v["today"]["total"]["lost"] == 1)
+    total = floor["today"]["total"]
+    assert (total["offered"], total["lost"], total["lost_ringing"], total["misses"]) == (1, 1, 1, 0)
+    assert total["answer_rate"] == 0.0 and floor["today"]["seats"]["8007"]["lost_ringing"] == 1
     await citizen.stop()
     await phone.stop()
 

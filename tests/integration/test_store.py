@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -22,25 +18,6 @@ from hotline.db.store import Store, StoreError, async_url
 
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "postgresql://localhost/test")
 T0 = datetime(2026, 11, 25, 1, 2, 3, 456000, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        s = await Store.open(f"sqlite:///{tmp_path / 'sub' / 'hotline.db'}")
-        yield s
-        await s.close()
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(PG_URL)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        s = await Store.open(PG_URL, schema=schema)
-        yield s
-        await s.close()
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
 
 
 def a_call(**changes: object) -> CallSnapshot:

@@ -124,3 +124,18 @@ def test_resync_ends_calls_that_vanished_and_keeps_live_timestamps() -> None:
     # Asterisk no longer has it: it ended while we were away
     (gone,) = live.resync([], now)
     assert gone.state is CallState.ENDED and gone.outcome is CallOutcome.ANSWERED and gone.ended_at == now
+
+
+def test_resync_keeps_the_misses_seen_live() -> None:
+    """A resync while a call rings its second seat must not forget that the first seat missed it (the
+    call would be counted as answered within two rings). Seen in bench.ring."""
+    live = CallBook()
+    for e in events("missed_call.jsonl"):
+        live.apply(e)
+        if isinstance(e, ev.SeatMissed):
+            break
+    ringing = live.active()[0]
+    assert ringing.misses == 1
+    now = T0 + timedelta(minutes=5)
+    (kept,) = live.resync([replace(ringing, misses=0)], now)  # what a rebuild from CoreShowChannels says
+    assert kept.misses == 1

@@ -26,3 +26,12 @@ def test_plain_database_and_redis_urls() -> None:
     s = load_settings({"DATABASE_URL": "postgresql+asyncpg://localhost/test", "REDIS_URL": "redis://localhost:6379"})
     assert s.effective_database_url == "postgresql+asyncpg://localhost/test"
     assert s.redis_url == "redis://localhost:6379"
+
+
+def test_the_recording_format_is_one_of_three() -> None:
+    assert load_settings({}).recording_format == "ogg"  # Ogg Vorbis: what a hotline keeping months would run
+    assert load_settings({"HOTLINE_RECORDING_FORMAT": "flac"}).recording_format == "flac"
+    assert load_settings({"HOTLINE_RECORDING_FORMAT": "wav"}).recording_format == "wav"
+    for bad in ("mp3", "OGG", "opus", ""):
+        with pytest.raises(SettingsError, match=r"HOTLINE_RECORDING_FORMAT: .*'ogg', 'flac' or 'wav'"):
+            load_settings({"HOTLINE_RECORDING_FORMAT": bad})

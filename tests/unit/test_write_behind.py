@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from ami_bridge.bridge import Bridge
 from ami_bridge.constants import CallState, SeatState
@@ -60,3 +64,21 @@ async def test_failed_save_is_retried() -> None:
     store.fail = False
     await bridge._flush()
     assert [type(s).__name__ for s in store.saved] == ["SeatSnapshot", "CallSnapshot"] and not bridge._dirty
+
+
+async def test_a_call_is_logged_once_per_change_of_state_or_seat(caplog: pytest.LogCaptureFixture) -> None:
+    bridge = Bridge(client=None, bus=InProcessBus())  # type: ignore[arg-type]
+    t0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    base = CallSnapshot(call_id="c1", state=CallState.QUEUED, caller_number="13800138000", caller_name=None,
+                        dialed="12345", started_at=t0)  # fmt: skip
+    caplog.set_level(logging.INFO, logger="ami_bridge.bridge")
+    for snap in [base, replace(base, caller_name="张三"), replace(base, state=CallState.RINGING, seat="8001"),
+                 replace(base, state=CallState.RINGING, seat="8001", queue="hotline"),
+                 replace(base, state=CallState.RINGING, seat="8002")]:  # fmt: skip
+        await bridge._publish_call(snap)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("call c1:")]
+    assert lines == [
+        "call c1: queued seat=None caller=13800138000",
+        "call c1: ringing seat=8001 caller=13800138000",
+        "call c1: ringing seat=8002 caller=13800138000",
+    ]

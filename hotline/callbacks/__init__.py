@@ -1,0 +1,1 @@
+"""The 回访 dialer: callback tasks, their schedule, the dialer loop, outcomes."""

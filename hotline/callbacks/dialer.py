@@ -1,0 +1,324 @@
+"""The 回访 dialer: progressive, agent first, driven over AMI (extensions.conf [dialer]).
+
+Every `poll_s` (and at `tick()` in tests) it asks the schedule (hotline.callbacks.schedule.plan) which
+pending tasks to dial now at which ready seats, claims each task in the database (pending → dialing,
+so a task is never dialled twice at once), pushes the screen pop of the ticket with the callback
+script to the seat's page (topic "dialer"), and originates the seat's phone; the dialplan dials the
+citizen from the hotline's number only once the seat has answered. Asterisk's UserEvents
+(HotlineCallback) and the OriginateResponse end each attempt; the schedule says when to try again.
+
+After a restart (of the bridge or of the AMI link) every attempt the database still has in flight is
+checked against Asterisk's channels (the seat channel's id is the attempt id): one still up is followed
+to its end, one gone is ended as interrupted (or reached, when the citizen had answered), so nothing is
+lost and nothing is dialled twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ami_bridge.client import AmiClient, AmiError
+from ami_bridge.constants import TOPIC_DIALER, CallState, SeatState
+from ami_bridge.protocol import Frame
+
+from . import schedule as sc
+from . import survey_call as sv
+from .schedule import AttemptOutcome, Policy
+from .store import CallbackStore
+from .survey_dialer import CONTEXT as SURVEY_CONTEXT
+from .survey_dialer import SurveyCaller
+
+if TYPE_CHECKING:
+    from ami_bridge.bridge import Bridge
+    from hotline.bus import Bus
+    from hotline.settings import Settings
+    from hotline.tickets.store import TicketStore
+
+log = logging.getLogger(__name__)
+CONTEXT = "dialer"
+SCRIPT = (
+    "您好，这里是12345政务服务便民热线。您{created}反映的“{content}”，承办单位{unit}已经答复：{reply}。"
+    "请问您对办理结果是否满意？满意、基本满意，还是不满意？"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DialerConfig:
+    trunk: str = "trunk-out"
+    caller_id: str = "12345"
+    ring_s: int = 40  # the citizen's phone
+    seat_ring_s: int = 20  # the seat's phone
+    poll_s: float = 2.0
+    requests: bool = True  # also take the IVR's call-back requests
+    missed: bool = True  # also call back lost calls (呼损)
+    missed_min_wait_s: int = 10
+    survey: bool = False  # the automated survey callback (IVR) for tasks marked so
+
+
+def from_settings(s: Settings) -> tuple[Policy, DialerConfig]:
+    policy = Policy(
+        windows=sc.parse_windows(s.callback_windows),
+        retry_after=tuple(timedelta(minutes=m) for m in s.callback_retry_minutes),
+        max_attempts=s.callback_max_attempts, near_deadline=timedelta(hours=s.callback_near_deadline_h),
+        seat_retry=timedelta(seconds=s.callback_seat_retry_s),
+        max_seats_while_waiting=s.callback_max_seats_while_waiting,
+    )  # fmt: skip
+    config = DialerConfig(
+        trunk=s.callback_trunk, caller_id=s.callback_caller_id, ring_s=s.callback_ring_s,
+        seat_ring_s=s.callback_seat_ring_s, poll_s=s.callback_poll_s, missed=s.callback_missed,
+        missed_min_wait_s=s.callback_missed_min_wait_s, survey=s.callback_survey,
+    )  # fmt: skip
+    return policy, config
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def end_outcome(dial_status: str) -> AttemptOutcome:
+    """The END event's DIALSTATUS: empty (the seat hung up before the citizen was dialled) or CANCEL (the
+    seat hung up while the citizen rang) is not the citizen's doing."""
+    if dial_status in ("", "CANCEL"):
+        return AttemptOutcome.INTERRUPTED
+    return sc.DIALSTATUS.get(dial_status, AttemptOutcome.FAILED)
+
+
+class Dialer:
+    def __init__(
+        self, client: AmiClient, bridge: Bridge, bus: Bus, store: CallbackStore, tickets: TicketStore,
+        policy: Policy, config: DialerConfig, *, clock: Callable[[], datetime] = _now,
+    ) -> None:  # fmt: skip
+        self.client, self.bridge, self.bus, self.store, self.tickets = client, bridge, bus, store, tickets
+        self.policy, self.config, self.clock = policy, config, clock
+        self._live: dict[str, str] = {}  # attempt id -> seat, attempts under way
+        self._frames: asyncio.Queue[Frame] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._recovered_for = -1  # the AMI connection number the in-flight attempts were checked on
+        self._lock = asyncio.Lock()
+        self.surveys = SurveyCaller(self)
+        self.paused = False  # tests drive tick() by hand
+
+    async def start(self, *, loop: bool = True) -> None:
+        self.bridge.listeners.append(self._offer)
+        self._tasks = [asyncio.create_task(self._consume(), name="dialer-events")]
+        if loop:
+            self._tasks.append(asyncio.create_task(self._loop(), name="dialer-loop"))
+
+    async def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.bridge.listeners.remove(self._offer)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.surveys.close()
+
+    def _offer(self, frame: Frame) -> None:
+        if (
+            frame.name == "OriginateResponse"
+            or (frame.name == "UserEvent" and frame.get("UserEvent") == "HotlineCallback")
+            or (frame.name == "Hangup" and frame.get("Uniqueid") in self.surveys.live)  # why a survey call failed
+        ):
+            self._frames.put_nowait(frame)
+
+    # ------------------------------------------------------------------ planning
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.poll_s)
+            if self.paused:
+                continue
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("callback dialer: a planning round failed; trying again in %.0f s", self.config.poll_s)
+
+    async def tick(self) -> list[str]:
+        """One planning round: returns the attempt ids started."""
+        async with self._lock:
+            if not (self.client.connected.is_set() and self.bridge.resynced.is_set()):
+                return []
+            if self._recovered_for != self.client.connections:
+                await self.recover()
+            now = self.clock()
+            await self._import(now)
+            on_callbacks = set(self._live.values())
+            ready = [
+                s.seat for s in self.bridge.seats.all() if s.state is SeatState.READY and s.seat not in on_callbacks
+            ]
+            waiting = sum(1 for c in self.bridge.calls.active() if c.state in (CallState.QUEUED, CallState.RINGING))
+            due, busy = await self.store.due(now), await self.store.busy_tickets()
+            started = await self._dial_surveys([t for t in due if sv.by_ivr(t, self.config.survey)], busy, now)
+            plan = sc.plan(
+                [t for t in due if not sv.by_ivr(t, self.config.survey)], ready, now, self.store.calendar,
+                self.policy, busy_tickets=busy, waiting_in_queue=waiting, seats_on_callbacks=len(on_callbacks),
+            )  # fmt: skip
+            for assignment in plan:
+                attempt_id = await self._dial(assignment)
+                if attempt_id is not None:
+                    started.append(attempt_id)
+            return started
+
+    async def _dial_surveys(self, tasks: list[sc.Task], busy: frozenset[int], now: datetime) -> list[str]:
+        """Tasks marked for the automated survey: the IVR calls them, in the calling windows, no seat needed."""
+        if not tasks or not sc.in_window(self.store.calendar, self.policy, now):
+            return []
+        started = []
+        for task in tasks:
+            if task.ticket_id in busy:
+                continue
+            attempt_id = await self.surveys.dial(task)
+            if attempt_id is not None:
+                started.append(attempt_id)
+        return started
+
+    async def _import(self, now: datetime) -> None:
+        """The IVR's call-back requests and the lost calls (呼损) become tasks; lost calls whose number got
+        through since are settled, never called."""
+        if self.config.requests:
+            await self.store.import_requests()
+        if self.config.missed:
+            made = await self.store.import_missed(now - timedelta(days=1), self.config.missed_min_wait_s * 1000)
+            settled = await self.store.settle_missed()
+            if made or settled:
+                log.info("callback dialer: %d lost calls (呼损) to call back, %d got through since", made, settled)
+
+    async def _dial(self, assignment: sc.Assignment) -> str | None:
+        task, seat = assignment.task, assignment.seat
+        attempt_id = await self.store.claim(task, seat, assignment.near_deadline)
+        if attempt_id is None:
+            return None
+        self._live[attempt_id] = seat
+        log.info(
+            "callback %s: attempt %s at seat %s for %s (deadline %s%s)", task.id, attempt_id, seat, task.number,
+            task.deadline_at.astimezone(self.store.calendar.zone).strftime("%Y-%m-%d %H:%M"),
+            ", near: any seat" if assignment.near_deadline else "",
+        )  # fmt: skip
+        await self._publish(seat, attempt_id, "ringing", task.id, pop=await self._pop(task))
+        variables = {
+            "__HOTLINE_CB_ATTEMPT": attempt_id,
+            "HOTLINE_CB_DIAL": f"PJSIP/{task.number}@{self.config.trunk}",
+            "HOTLINE_CB_RING_S": str(self.config.ring_s),
+            "HOTLINE_CB_CLI": self.config.caller_id,
+        }
+        fields: dict[str, str | bool] = {
+            "Channel": f"PJSIP/{seat}", "Context": CONTEXT, "Exten": "citizen", "Priority": "1",
+            "Timeout": str(self.config.seat_ring_s * 1000), "CallerID": f'"回访 {task.number}" <{task.number}>',
+            "ChannelId": attempt_id, "Async": True,
+            "Variable": ",".join(f"{k}={v}" for k, v in variables.items()),
+        }  # fmt: skip
+        try:
+            await self.client.action("Originate", fields)
+        except AmiError as exc:
+            log.error("callback %s: attempt %s could not start at seat %s: %s", task.id, attempt_id, seat, exc)
+            await self._end(attempt_id, AttemptOutcome.INTERRUPTED, None)
+        return attempt_id
+
+    async def _pop(self, task: sc.Task) -> dict[str, Any]:
+        """The screen pop of a callback: the task, the ticket, and the script the seat reads."""
+        pop: dict[str, Any] = {"task": await self.store.get(task.id), "ticket": None, "script": None}
+        if task.ticket_id is None:
+            pop["script"] = "您好，这里是12345热线。您之前来电时选择了回拨，请问有什么可以帮您？"
+            return pop
+        ticket = await self.tickets.get(task.ticket_id)
+        replies = [e for e in ticket["events"] if e["to"] == "反馈"]
+        created = datetime.fromisoformat(ticket["created_at"]).astimezone(self.store.calendar.zone)
+        pop["ticket"] = ticket
+        pop["script"] = SCRIPT.format(
+            created=f"{created.month}月{created.day}日", content=ticket["content"][:40],
+            unit=(ticket["unit"] or {}).get("name", ""), reply=(replies[-1]["comment"] if replies else "") or "已办理",
+        )  # fmt: skip
+        return pop
+
+    # ------------------------------------------------------------------ Asterisk's events
+    async def _consume(self) -> None:
+        while True:
+            frame = await self._frames.get()
+            try:
+                await self._handle(frame)
+            except Exception:
+                log.exception("callback dialer: could not handle %s", frame.name)
+
+    async def _handle(self, frame: Frame) -> None:
+        if frame.name == "Hangup":
+            await self.surveys.hung_up(frame)
+            return
+        if frame.name == "OriginateResponse":
+            await self._originate_response(frame)
+            return
+        attempt_id, status = frame.get("Attempt"), frame.get("Status")
+        if status == "SURVEY-END":
+            await self.surveys.channel_ended(attempt_id)
+            return
+        row = await self.store.attempt(attempt_id)
+        if row is None:
+            return
+        if status == "SEAT-ANSWERED":
+            await self.store.mark(attempt_id, "seat")
+            log.info("callback attempt %s: seat %s answered; dialling %s", attempt_id, row.seat, row.number)
+            await self._publish(row.seat, attempt_id, "dialing_citizen", row.task_id)
+        elif status == "ANSWERED":
+            await self.store.mark(attempt_id, "citizen")
+            log.info("callback attempt %s: the citizen %s answered", attempt_id, row.number)
+            await self._publish(row.seat, attempt_id, "talking", row.task_id)
+        elif status == "END":
+            dial = frame.get("Dial")
+            await self._end(attempt_id, end_outcome(dial), dial or None)
+
+    async def _originate_response(self, frame: Frame) -> None:
+        if frame.get("Context") == SURVEY_CONTEXT and frame.get("Response") != "Success":
+            await self.surveys.originate_failed(frame)
+            return
+        if frame.get("Context") != CONTEXT or frame.get("Response") == "Success":
+            return
+        seat = frame.get("Channel").removeprefix("PJSIP/")
+        attempt_id = next((a for a, s in self._live.items() if s == seat), None)
+        if attempt_id is not None:
+            log.info("callback attempt %s: seat %s did not answer (%s)", attempt_id, seat, frame.get("Reason"))
+            await self._end(attempt_id, AttemptOutcome.SEAT_NO_ANSWER, None)
+
+    async def _end(self, attempt_id: str, outcome: AttemptOutcome, dial_status: str | None) -> None:
+        seat = self._live.pop(attempt_id, None)
+        after = await self.store.end_attempt(attempt_id, outcome, dial_status)
+        if after is None:
+            return
+        log.info(
+            "callback %s: attempt %s ended %s → task %s (attempts %d, next %s)", after.id, attempt_id, outcome.value,
+            after.status.value, after.attempts, after.next_at.isoformat(),
+        )  # fmt: skip
+        if seat is not None:
+            await self._publish(seat, attempt_id, "ended", after.id, outcome=outcome.value, task_status=after.status)
+
+    async def _publish(self, seat: str, attempt_id: str, state: str, task_id: int, **extra: Any) -> None:
+        message = {"seat": seat, "attempt_id": attempt_id, "task_id": task_id, "state": state, **extra}
+        await self.bus.publish(TOPIC_DIALER, message)
+
+    # ------------------------------------------------------------------ restarts
+    async def recover(self) -> None:
+        """Attempts the database has in flight: followed when their channel is still up, else ended."""
+        frames = await self.client.action_list("CoreShowChannels")
+        up = {f.get("Uniqueid") for f in frames if f.name == "CoreShowChannel"}
+        for row in await self.store.in_flight():
+            if row.seat == sv.IVR_SEAT:
+                if row.id in up:
+                    self.surveys.live[row.id] = ""  # the IVR reports it, or its END event does
+                else:
+                    await self.surveys.fall_back(row.id, AttemptOutcome.INTERRUPTED, "restart")
+            elif row.id in up:
+                self._live[row.id] = row.seat
+                log.info("callback attempt %s: still up at seat %s after a restart; followed", row.id, row.seat)
+            else:
+                self._live.pop(row.id, None)
+                log.warning("callback attempt %s: gone while the bridge was away; ended as interrupted", row.id)
+                await self._end(row.id, AttemptOutcome.INTERRUPTED, None)
+        self._recovered_for = self.client.connections
+
+    # ------------------------------------------------------------------ outcomes
+    def live_seat(self, attempt_id: str) -> str | None:
+        return self._live.get(attempt_id)

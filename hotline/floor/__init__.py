@@ -1,0 +1,1 @@
+"""Floor statistics for team leaders: counted from calls and misses, live and per day."""

@@ -1,0 +1,1 @@
+"""Seats (坐席): the seat's own page, seat actions and the seat's websocket."""

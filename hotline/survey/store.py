@@ -1,0 +1,126 @@
+"""Survey results and call-back requests in the database (same engine as hotline.db.store.Store).
+
+surveys = SurveyStore(store.engine)
+await surveys.save(result)                      # one per call; a second one for a call replaces it
+await surveys.for_ticket(ticket_id)            # the ratings of the calls bound to a ticket
+await surveys.add_callback(request)            # status 'pending', for the 回访 dialer
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from ..db.models import CallbackRequestRow, SurveyResultRow, TicketCallRow
+
+TOPIC_SURVEY = "survey"  # a caller rated a call (or did not): a SurveyResult as JSON
+TOPIC_CALLBACK = "callback"  # a caller asked to be called back: a CallbackRequest as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyResult:
+    call_id: str
+    seat: str | None
+    queue: str | None
+    caller_number: str | None
+    scale: int
+    level: int | None  # the key pressed, 1 = best; None: no answer
+    label: str  # 非常满意 … or 未评价
+    satisfied: bool | None
+    reason: str  # answered, timeout, invalid, hangup
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "at": self.at.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SurveyResult:
+        return cls(**{**data, "at": datetime.fromisoformat(data["at"])})
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    call_id: str
+    caller_number: str | None
+    number: str
+    queue: str | None
+    created_at: datetime
+    status: str = "pending"
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "created_at": self.created_at.isoformat()}
+
+
+class SurveyStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._session = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def save(self, result: SurveyResult) -> None:
+        values = asdict(result)
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(SurveyResultRow).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["call_id"], set_={k: v for k, v in values.items() if k != "call_id"}
+        )
+        async with self._session.begin() as session:
+            await session.execute(stmt)
+
+    async def get(self, call_id: str) -> SurveyResult | None:
+        async with self._session() as session:
+            row = await session.get(SurveyResultRow, call_id)
+            return None if row is None else survey_of_row(row)
+
+    async def between(self, start: datetime, end: datetime) -> list[SurveyResult]:
+        query = select(SurveyResultRow).where(SurveyResultRow.at >= start, SurveyResultRow.at < end)
+        async with self._session() as session:
+            return [survey_of_row(row) for row in (await session.scalars(query.order_by(SurveyResultRow.at)))]
+
+    async def for_ticket(self, ticket_id: int) -> list[SurveyResult]:
+        """The ratings of every call bound to the ticket (ticket_calls), oldest first."""
+        query = (
+            select(SurveyResultRow)
+            .join(TicketCallRow, TicketCallRow.call_id == SurveyResultRow.call_id)
+            .where(TicketCallRow.ticket_id == ticket_id)
+            .order_by(SurveyResultRow.at)
+        )
+        async with self._session() as session:
+            return [survey_of_row(row) for row in await session.scalars(query)]
+
+    async def add_callback(self, request: CallbackRequest) -> CallbackRequest:
+        row = CallbackRequestRow(
+            call_id=request.call_id, caller_number=request.caller_number, number=request.number,
+            queue=request.queue, status=request.status, created_at=request.created_at,
+        )  # fmt: skip
+        async with self._session.begin() as session:
+            session.add(row)
+            await session.flush()
+            return CallbackRequest(
+                row.call_id, row.caller_number, row.number, row.queue, row.created_at, row.status, row.id
+            )
+
+    async def callbacks(self, *, status: str | None = "pending", call_id: str | None = None) -> list[CallbackRequest]:
+        query = select(CallbackRequestRow).order_by(CallbackRequestRow.created_at)
+        if status is not None:
+            query = query.where(CallbackRequestRow.status == status)
+        if call_id is not None:
+            query = query.where(CallbackRequestRow.call_id == call_id)
+        async with self._session() as session:
+            return [
+                CallbackRequest(r.call_id, r.caller_number, r.number, r.queue, r.created_at, r.status, r.id)
+                for r in await session.scalars(query)
+            ]
+
+
+def survey_of_row(row: SurveyResultRow) -> SurveyResult:
+    """A stored result (also read by the ticket view: the surveys of a ticket's calls)."""
+    return SurveyResult(
+        row.call_id, row.seat, row.queue, row.caller_number, row.scale, row.level, row.label, row.satisfied,
+        row.reason, row.at,
+    )  # fmt: skip

@@ -1,0 +1,348 @@
+"""Tickets (工单) in the database, on the same engine as hotline.db.store.Store.
+
+    tickets = TicketStore(store.engine, calendar)
+    view = await tickets.create(validate.new_ticket(body))
+    await tickets.transition(view["id"], Transition(TicketStatus.DISPATCHED, by="8001", unit_id=3))
+    await tickets.history("13800138000")          # the screen pop, at every ring
+
+Every write is one transaction: the ticket, the calls it came from and its events are all saved,
+or, when anything is refused, nothing is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, case, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ..callbacks.schedule import Policy
+from ..callbacks.store import add_reply_task
+from ..callbacks.store import brief as callback_json
+from ..db.models import (
+    CallbackTaskRow,
+    CallRow,
+    SurveyResultRow,
+    ThreewayAttemptRow,
+    TicketCallRow,
+    TicketEventRow,
+    TicketRow,
+    UnitRow,
+)
+from ..survey.store import survey_of_row
+from ..threeway.records import row_json as threeway_json
+from ..workdays import WorkCalendar
+from . import deadlines, lifecycle
+from .model import Category, NewTicket, Ticket, TicketStatus, Transition, Urgency
+from .unitstore import UnitDirectory, unit_from_row
+from .validate import InvalidInput, guided_label, normalise_phone
+
+SHORT_CONTENT = 40  # characters of a ticket's content in a caller's history
+Clock = Callable[[], datetime]
+
+
+class TicketNotFound(LookupError):
+    def __init__(self, ticket_id: int) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(f"no ticket with id {ticket_id}")
+
+
+class TicketClosed(Exception):
+    """A repeat call cannot be added to a closed ticket: file a new one."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TicketStore:
+    def __init__(
+        self, engine: AsyncEngine, calendar: WorkCalendar, *, clock: Clock = _now, callbacks: Policy | None = None
+    ) -> None:
+        self.engine, self.calendar, self.clock = engine, calendar, clock
+        self.callbacks = callbacks or Policy()  # the 回访 rules: a reply (反馈) creates a callback task
+        self._session = async_sessionmaker(engine, expire_on_commit=False)
+        self.units = UnitDirectory(engine, clock)
+
+    # ------------------------------------------------------------------ reads
+    async def get(self, ticket_id: int, *, unit_id: int | None = None) -> dict[str, Any]:
+        """The ticket's full view; with `unit_id`, only if it is that unit's (else TicketNotFound, as if it
+        did not exist: a handling unit is never told that another unit's ticket does)."""
+        async with self._session() as session:
+            return await self._view(session, await self._row(session, ticket_id, unit_id=unit_id))
+
+    async def history(self, phone: str, limit: int = 20) -> list[dict[str, Any]]:
+        """A caller's tickets for the screen pop: open ones first, then the newest; JSON-ready dicts with
+        id, status, category, urgency, content (first 40 characters), unit_name, created_at, deadline,
+        deadline_provisional, is_open, guided_to (and unit, open: the same, as hotline.pops names them).
+        A number that is no phone number (anonymous, or a short number) has none."""
+        number = normalise_phone(phone)
+        if number is None:
+            return []
+        query = history_query(number, limit)
+        async with self._session() as session:
+            rows = (await session.execute(query)).all()
+        return [_history_item(row, unit_name) for row, unit_name in rows]
+
+    async def last_callback(self, phone: str) -> dict[str, Any] | None:
+        """The caller's last 回访 (callback) with an outcome (满意, 基本满意, 不满意, 无法联系), or None."""
+        number = normalise_phone(phone)
+        if number is None:
+            return None
+        query = (
+            select(CallbackTaskRow)
+            .where(CallbackTaskRow.number == number, CallbackTaskRow.done_at.is_not(None))
+            .order_by(CallbackTaskRow.done_at.desc())
+            .limit(1)
+        )
+        async with self._session() as session:
+            row = (await session.scalars(query)).first()
+        if row is None:
+            return None
+        return {  # "result": the name the seat page's pop reads
+            "ticket_id": row.ticket_id, "outcome": row.outcome, "result": row.outcome, "comment": row.comment,
+            "at": iso_utc(row.done_at),
+        }  # fmt: skip
+
+    # ------------------------------------------------------------------ writes
+    async def create(self, new: NewTicket) -> dict[str, Any]:
+        """File a ticket (or an out-of-scope record, or a 直办 closed at once), with its call, in one go."""
+        now = self.clock()
+        async with self._session.begin() as session:
+            call = await session.get(CallRow, new.call_id) if new.call_id else None
+            new = _fill_from_call(new, call)
+            row = TicketRow(
+                status=TicketStatus.ACCEPTED.value, category=new.category.value if new.category else None,
+                urgency=new.urgency.value, convenience=new.convenience, caller_number=new.caller_number,
+                caller_name=new.caller_name, district=new.district, street=new.street, address=new.address,
+                content=new.content, guided_to=new.guided_to, seat=new.seat, created_at=now, updated_at=now,
+                redo_count=0, deadline_provisional=False,
+            )  # fmt: skip
+            by = new.by or new.seat or "api"
+            if new.guided_to is not None:
+                row.status, row.closed_at = TicketStatus.OUT_OF_SCOPE.value, now
+            else:
+                due = deadlines.dispatch_deadline(self.calendar, now, new.urgency)
+                row.deadline_at, row.deadline_provisional = due.at, due.provisional
+            session.add(row)
+            await session.flush()
+            comment = f"guided to {new.guided_to}" if new.guided_to else None
+            session.add(TicketEventRow(ticket_id=row.id, at=now, by=by, to_status=row.status, comment=comment))
+            if new.direct:  # 直办: the lifecycle decides whether this matter may be closed on the call
+                after = lifecycle.apply(_ticket(row), Transition(TicketStatus.DIRECT, by), now, self.calendar)
+                await self._write(session, row, after, Transition(TicketStatus.DIRECT, by), now)
+            if new.call_id:
+                session.add(TicketCallRow(ticket_id=row.id, call_id=new.call_id, added_at=now))
+            await session.flush()
+            return await self._view(session, row)
+
+    async def transition(self, ticket_id: int, move: Transition, *, unit_id: int | None = None) -> dict[str, Any]:
+        """Move the ticket on; refused moves raise IllegalTicketTransition and change nothing. With `unit_id`
+        (a unit moving its own ticket) it must be that unit's, checked under the row's lock."""
+        now = self.clock()
+        async with self._session.begin() as session:
+            row = await self._row(session, ticket_id, lock=True, unit_id=unit_id)
+            unit = None
+            if move.unit_id is not None:
+                unit = await session.get(UnitRow, move.unit_id)
+                if unit is None:
+                    raise InvalidInput.one("unit_id", f"no unit with id {move.unit_id}; see GET /api/units")
+            after = lifecycle.apply(_ticket(row), move, now, self.calendar)
+            event = await self._write(session, row, after, move, now)
+            if after.status is TicketStatus.REPLIED:  # the unit replied: the citizen is called back (回访)
+                add_reply_task(session, row, event.id, now, self.calendar, self.callbacks)
+                await session.flush()
+            view = await self._view(session, row)
+        if after.status is TicketStatus.DISPATCHED and after.urgency is Urgency.EMERGENCY and unit is not None:
+            view["phone_unit"] = {"name": unit.name, "phones": list(unit.phones)}  # 特急: call the unit now
+        return view
+
+    async def update(self, ticket_id: int, changes: dict[str, Any], by: str) -> dict[str, Any]:
+        """Edit the fields the status still allows (lifecycle.editable); a category or urgency change
+        of a ticket not yet dispatched recomputes its dispatch deadline."""
+        now = self.clock()
+        async with self._session.begin() as session:
+            row = await self._row(session, ticket_id, lock=True)
+            lifecycle.check_edit(_ticket(row), sorted(changes))
+            diff: dict[str, Any] = {}
+            for field, value in changes.items():
+                stored = value.value if isinstance(value, Category | Urgency) else value
+                if getattr(row, field) != stored:
+                    diff[field] = [getattr(row, field), stored]
+                    setattr(row, field, stored)
+            if diff and row.status == TicketStatus.ACCEPTED.value and "urgency" in diff:
+                due = deadlines.dispatch_deadline(self.calendar, row.created_at, Urgency(row.urgency))
+                row.deadline_at, row.deadline_provisional = due.at, due.provisional
+            if diff:
+                row.updated_at = now
+                session.add(
+                    TicketEventRow(
+                        ticket_id=row.id, at=now, by=by, from_status=row.status, to_status=row.status, changes=diff
+                    )
+                )
+            await session.flush()
+            return await self._view(session, row)
+
+    async def add_call(self, ticket_id: int, call_id: str, by: str) -> dict[str, Any]:
+        """A repeat call about an open ticket; adding the same call again changes nothing."""
+        now = self.clock()
+        async with self._session.begin() as session:
+            row = await self._row(session, ticket_id, lock=True)
+            if row.closed_at is not None:
+                raise TicketClosed(
+                    f"ticket {ticket_id} is {row.status} (closed): a repeat call about it starts a new ticket"
+                )
+            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            added = await session.execute(
+                dialect.insert(TicketCallRow)
+                .values(ticket_id=ticket_id, call_id=call_id, added_at=now)
+                .on_conflict_do_nothing()
+            )
+            if added.rowcount:  # type: ignore[attr-defined]
+                row.updated_at = now
+                session.add(
+                    TicketEventRow(
+                        ticket_id=row.id, at=now, by=by, from_status=row.status, to_status=row.status,
+                        comment=f"repeat call {call_id}", changes={"call_id": call_id},
+                    )
+                )  # fmt: skip
+            await session.flush()
+            return await self._view(session, row)
+
+    # ------------------------------------------------------------------ helpers
+    async def _row(
+        self, session: AsyncSession, ticket_id: int, *, lock: bool = False, unit_id: int | None = None
+    ) -> TicketRow:
+        row = await session.get(TicketRow, ticket_id, with_for_update=lock or None)
+        if row is None or (unit_id is not None and row.unit_id != unit_id):
+            raise TicketNotFound(ticket_id)
+        return row
+
+    async def _write(
+        self, session: AsyncSession, row: TicketRow, after: Ticket, move: Transition, now: datetime
+    ) -> TicketEventRow:
+        before = row.status
+        row.status, row.unit_id, row.dispatched_at = after.status.value, after.unit_id, after.dispatched_at
+        row.deadline_at, row.deadline_provisional = after.deadline_at, after.deadline_provisional
+        row.closed_at, row.redo_count, row.updated_at = after.closed_at, after.redo_count, now
+        event = TicketEventRow(
+            ticket_id=row.id, at=now, by=move.by, from_status=before, to_status=after.status.value,
+            unit_id=move.unit_id, comment=move.comment,
+        )  # fmt: skip
+        session.add(event)
+        await session.flush()
+        return event
+
+    async def _view(self, session: AsyncSession, row: TicketRow) -> dict[str, Any]:
+        unit = await session.get(UnitRow, row.unit_id) if row.unit_id is not None else None
+        calls = await session.scalars(
+            select(TicketCallRow.call_id).where(TicketCallRow.ticket_id == row.id).order_by(TicketCallRow.added_at)
+        )
+        events = await session.scalars(
+            select(TicketEventRow).where(TicketEventRow.ticket_id == row.id).order_by(TicketEventRow.id)
+        )
+        ticket, now = _ticket(row), self.clock()
+        call_ids = list(calls)
+        threeway = await session.scalars(  # three-way call attempts (三方通话) on the ticket's calls
+            select(ThreewayAttemptRow)
+            .where(ThreewayAttemptRow.call_id.in_(call_ids))
+            .order_by(ThreewayAttemptRow.requested_at)
+        )
+        surveys = await session.scalars(  # the caller's rating (满意度) of each call, as the IVR stored it
+            select(SurveyResultRow).where(SurveyResultRow.call_id.in_(call_ids)).order_by(SurveyResultRow.at)
+        )
+        callbacks = await session.scalars(  # 回访 tasks, one per unit reply
+            select(CallbackTaskRow).where(CallbackTaskRow.ticket_id == row.id).order_by(CallbackTaskRow.id)
+        )
+        return {
+            "id": row.id, "status": row.status, "category": row.category, "urgency": row.urgency,
+            "convenience": row.convenience, "caller_number": row.caller_number, "caller_name": row.caller_name,
+            "district": row.district, "street": row.street, "address": row.address, "content": row.content,
+            "guided_to": row.guided_to, "guided_label": guided_label(row.guided_to) if row.guided_to else None,
+            "seat": row.seat, "unit": unit_from_row(unit).to_json() if unit else None,
+            "created_at": iso_utc(row.created_at), "updated_at": iso_utc(row.updated_at),
+            "dispatched_at": iso_utc(row.dispatched_at), "closed_at": iso_utc(row.closed_at),
+            "deadline": self.deadline_of(row), "overdue": row.deadline_at is not None and ticket.is_open
+            and now > row.deadline_at, "redo_count": row.redo_count, "is_open": ticket.is_open,
+            "calls": call_ids, "events": [_event(e) for e in events],
+            "threeway": [threeway_json(a) for a in threeway],
+            "surveys": [survey_of_row(r).to_json() for r in surveys],
+            "callbacks": [callback_json(c) for c in callbacks],
+            "allowed": [s.value for s in lifecycle.allowed(ticket, now, self.calendar)],
+            "editable": sorted(lifecycle.editable(ticket.status)),
+        }  # fmt: skip
+
+    def deadline_of(self, row: TicketRow) -> dict[str, Any] | None:
+        if row.deadline_at is None:
+            return None
+        local = row.deadline_at.astimezone(self.calendar.zone).strftime("%Y-%m-%d %H:%M")
+        kind = lifecycle.deadline_kind(TicketStatus(row.status))
+        return {"at": iso_utc(row.deadline_at), "local": local, "provisional": row.deadline_provisional, "kind": kind}
+
+
+def history_query(number: str, limit: int) -> Select:
+    """One caller's tickets, open first, then newest: served by the index (caller_number, created_at)."""
+    still_open = case((TicketRow.closed_at.is_(None), 0), else_=1)
+    return (
+        select(TicketRow, UnitRow.name)
+        .outerjoin(UnitRow, UnitRow.id == TicketRow.unit_id)
+        .where(TicketRow.caller_number == number)
+        .order_by(still_open, TicketRow.created_at.desc(), TicketRow.id.desc())
+        .limit(max(1, min(limit, 100)))
+    )
+
+
+def _fill_from_call(new: NewTicket, call: CallRow | None) -> NewTicket:
+    """A ticket bound to a call takes the caller's number and the seat from the call when not given."""
+    if new.call_id and call is None and not new.caller_number:
+        raise InvalidInput.one("caller_number", f"required: call {new.call_id!r} is not in the database yet")
+    if call is None:
+        return new
+    if not new.caller_number:
+        number = normalise_phone(call.caller_number or "")
+        if number is None:
+            raise InvalidInput.one(
+                "caller_number",
+                f"call {new.call_id} came from {call.caller_number!r}, which is not a phone number; "
+                "ask the caller and give caller_number",
+            )
+        new = replace(new, caller_number=number)
+    if new.seat is None and call.seat:
+        new = replace(new, seat=call.seat)
+    return new
+
+
+def _ticket(row: TicketRow) -> Ticket:
+    return Ticket(
+        id=row.id, status=TicketStatus(row.status), category=Category(row.category) if row.category else None,
+        urgency=Urgency(row.urgency), convenience=row.convenience, created_at=row.created_at, unit_id=row.unit_id,
+        dispatched_at=row.dispatched_at, deadline_at=row.deadline_at, deadline_provisional=row.deadline_provisional,
+        closed_at=row.closed_at, redo_count=row.redo_count,
+    )  # fmt: skip
+
+
+def _history_item(row: TicketRow, unit_name: str | None) -> dict[str, Any]:
+    content = row.content if len(row.content) <= SHORT_CONTENT else row.content[:SHORT_CONTENT] + "…"
+    return {
+        "id": row.id, "status": row.status, "category": row.category, "urgency": row.urgency, "content": content,
+        "unit_name": unit_name, "created_at": iso_utc(row.created_at), "deadline": iso_utc(row.deadline_at),
+        "deadline_provisional": row.deadline_provisional, "is_open": row.closed_at is None,
+        "guided_to": row.guided_to,
+        "unit": unit_name, "open": row.closed_at is None,  # the names hotline.pops reads
+    }  # fmt: skip
+
+
+def _event(e: TicketEventRow) -> dict[str, Any]:
+    return {
+        "at": iso_utc(e.at), "by": e.by, "from": e.from_status, "to": e.to_status, "unit_id": e.unit_id,
+        "comment": e.comment, "changes": e.changes,
+    }  # fmt: skip
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A stored time as ISO 8601 in UTC (None stays None): how the ticket views write times."""
+    return value.astimezone(UTC).isoformat() if value is not None else None

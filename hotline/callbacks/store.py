@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..db.models import CallbackAttemptRow, CallbackRequestRow, CallbackTaskRow, CallRow, TicketRow, UnitRow
@@ -75,11 +75,10 @@ class CallbackStore:
 
     # ------------------------------------------------------------------ reads
     async def get(self, task_id: int) -> dict[str, Any]:
-        async with self._session() as session:
-            row = await session.get(CallbackTaskRow, task_id)
-            if row is None:
-                raise TaskNotFound(task_id)
-            return await self._view(session, row)
+        views = await self._views(CallbackTaskRow.id == task_id)
+        if not views:
+            raise TaskNotFound(task_id)
+        return views[0]
 
     async def task(self, task_id: int) -> Task:
         async with self._session() as session:
@@ -89,11 +88,7 @@ class CallbackStore:
             return task_of(row)
 
     async def for_ticket(self, ticket_id: int) -> list[dict[str, Any]]:
-        async with self._session() as session:
-            rows = await session.scalars(
-                select(CallbackTaskRow).where(CallbackTaskRow.ticket_id == ticket_id).order_by(CallbackTaskRow.id)
-            )
-            return [await self._view(session, r) for r in rows]
+        return await self._views(CallbackTaskRow.ticket_id == ticket_id)
 
     async def due(self, now: datetime, limit: int = 200) -> list[Task]:
         """Pending tasks whose time has come, earliest deadline first (index status, deadline_at)."""
@@ -344,13 +339,22 @@ class CallbackStore:
         }  # fmt: skip
 
     # ------------------------------------------------------------------ views
-    async def _view(self, session: AsyncSession, row: CallbackTaskRow) -> dict[str, Any]:
-        attempts = await session.scalars(
-            select(CallbackAttemptRow)
-            .where(CallbackAttemptRow.task_id == row.id)
-            .order_by(CallbackAttemptRow.started_at, CallbackAttemptRow.id)
+    async def _views(self, where: ColumnElement[bool]) -> list[dict[str, Any]]:
+        """Tasks with their attempts, read in ONE statement: a task and its history always come from the same
+        snapshot (two SELECTs could see an attempt ended but its task not yet moved, read committed or SQLite)."""
+        query = (
+            select(CallbackTaskRow, CallbackAttemptRow)
+            .outerjoin(CallbackAttemptRow, CallbackAttemptRow.task_id == CallbackTaskRow.id)
+            .where(where)
+            .order_by(CallbackTaskRow.id, CallbackAttemptRow.started_at, CallbackAttemptRow.id)
         )
-        return {**brief(row), "history": [_attempt(a) for a in attempts]}
+        views: dict[int, dict[str, Any]] = {}
+        async with self._session() as session:
+            for task, attempt in (await session.execute(query)).tuples():
+                view = views.setdefault(task.id, {**brief(task), "history": []})
+                if attempt is not None:
+                    view["history"].append(_attempt(attempt))
+        return list(views.values())
 
     async def leader_view(self, now: datetime) -> dict[str, Any]:
         """Open callbacks overdue, due today, due tomorrow (working days), near their deadline; per seat."""

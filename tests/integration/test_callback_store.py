@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from hotline.callbacks.schedule import AttemptOutcome, Policy, TaskStatus
 from hotline.callbacks.store import CallbackStore
@@ -105,6 +105,36 @@ async def test_reached_then_recorded(env: Env) -> None:
     rates = await store.satisfaction(at("2026-11-01 00:00"))
     assert rates["all"] == {"reached": 1, "satisfied": 1, "rate": 1.0}
     assert rates["per_unit"] == {"市住建局": rates["all"]} and rates["per_category"] == {"投诉举报": rates["all"]}
+
+
+async def test_a_task_and_its_history_come_from_one_snapshot(env: Env) -> None:
+    """A survey that falls back ends the attempt and moves the task in one transaction; a reader must never see
+    the attempt ended but the task still reached (two SELECTs could, between them: a flaky CI run did)."""
+    view = await replied_ticket(env)
+    store = callbacks(env)
+    task = await store.task(view["callbacks"][0]["id"])
+    attempt = await store.claim(task, "IVR", near=False)
+    assert attempt is not None
+    await store.mark(attempt, "citizen")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(env.store.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        got = await store.get(task.id)
+        assert len(statements) == 1, statements  # one statement: one snapshot, whatever the isolation level
+        assert (got["status"], [a["ended_at"] for a in got["history"]]) == ("reached", [None])
+        await store.survey_fallback(attempt, AttemptOutcome.ANSWERED, "timeout")
+        statements.clear()
+        [got] = await store.for_ticket(view["id"])
+        assert len(statements) == 1, statements
+    finally:
+        event.remove(env.store.engine.sync_engine, "before_cursor_execute", seen)
+    assert (got["status"], got["survey"], got["history"][0]["dial_status"]) == ("pending", False, "timeout")
+    assert got["history"][0]["ended_at"] is not None
+    assert await store.get(task.id) == got  # the same view either way
 
 
 async def test_ivr_requests_become_tasks_and_the_leader_view(env: Env) -> None:

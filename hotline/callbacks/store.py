@@ -350,7 +350,7 @@ class CallbackStore:
         )
         views: dict[int, dict[str, Any]] = {}
         async with self._session() as session:
-            for task, attempt in (await session.execute(query)).tuples():
+            for task, attempt in await session.execute(query):
                 view = views.setdefault(task.id, {**brief(task), "history": []})
                 if attempt is not None:
                     view["history"].append(_attempt(attempt))

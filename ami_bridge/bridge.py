@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .calls import CallBook, IllegalTransition
 from .client import AmiClient, AmiDisconnected, AmiError, LinkDown, LinkUp
-from .constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT
+from .constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, SeatState
 from .protocol import Frame
 from .ring_rule import PauseSeat, RingRule
 from .seat_control import SeatControl
@@ -250,23 +250,42 @@ class Bridge:
             await self._flush()
 
     async def _flush(self) -> None:
-        """Save every dirty snapshot. A snapshot leaves the dirty set only once saved (and not changed
-        meanwhile), so a cancel or an error in the middle loses nothing."""
+        """Save every dirty snapshot, all in one transaction. A snapshot leaves the dirty set only once saved
+        (and not changed meanwhile), so a cancel or an error in the middle loses nothing. When the batch
+        fails, each snapshot is tried alone: one that the database refuses stays dirty (and is logged), the
+        others are saved."""
         if self.store is None:
             return
         self._dirty_event.clear()
-        for key, snap in list(self._dirty.items()):
-            try:
-                if isinstance(snap, CallSnapshot):
-                    await self.store.save_call(snap)
-                elif isinstance(snap, MissSnapshot):
-                    await self.store.add_miss(snap)
-                else:
-                    await self.store.save_seat(snap, logged_in=snap.state.value != "logged_out")
-            except Exception:
-                log.exception("could not save %s; kept for the next try", key)
+        batch = list(self._dirty.items())
+        try:
+            await self._save([snap for _, snap in batch])
+        except Exception as exc:
+            log.warning("could not save %d changes in one go (%s); saving them one by one", len(batch), exc)
+            failed = 0
+            for key, snap in batch:
+                try:
+                    await self._save([snap])
+                except Exception:
+                    log.exception("could not save %s; kept for the next try", key)
+                    failed += 1
+                    continue
+                self._saved(key, snap)
+            if failed:
                 await asyncio.sleep(1)
                 self._dirty_event.set()
-                return
-            if self._dirty.get(key) is snap:
-                del self._dirty[key]
+            return
+        for key, snap in batch:
+            self._saved(key, snap)
+
+    async def _save(self, snaps: list[CallSnapshot | SeatSnapshot | MissSnapshot]) -> None:
+        assert self.store is not None
+        await self.store.save(
+            calls=[s for s in snaps if isinstance(s, CallSnapshot)],
+            seats=[(s, s.state is not SeatState.LOGGED_OUT) for s in snaps if isinstance(s, SeatSnapshot)],
+            misses=[s for s in snaps if isinstance(s, MissSnapshot)],
+        )
+
+    def _saved(self, key: str, snap: CallSnapshot | SeatSnapshot | MissSnapshot) -> None:
+        if self._dirty.get(key) is snap:
+            del self._dirty[key]

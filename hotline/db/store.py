@@ -3,21 +3,24 @@
     store = await Store.open("postgresql://localhost/hotline")   # migrates to the newest schema
     await store.save_call(snapshot)
 
-Every save is one transaction, an upsert keyed by the call id or the seat: the bridge may save the
-same call many times as it moves on, and a retry after an error never duplicates anything.
+Every save is one transaction of upserts keyed by the call id or the seat: the bridge may save the
+same call many times as it moves on, and a retry after an error never duplicates anything. The bridge's
+write-behind saves all it has gathered in one `save(calls, seats, misses)`: one commit per flush.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import Table, delete, event, func, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from ami_bridge.constants import CallOutcome, CallState, LegRole, SeatState
 from ami_bridge.snapshots import CallSnapshot, LegSnapshot, MissSnapshot, SeatSnapshot
@@ -25,6 +28,18 @@ from ami_bridge.snapshots import CallSnapshot, LegSnapshot, MissSnapshot, SeatSn
 from .models import CallRow, LegRow, MissRow, SeatEventRow, SeatRow
 
 log = logging.getLogger(__name__)
+
+CALLS: Table = CallRow.__table__  # type: ignore[assignment]
+LEGS: Table = LegRow.__table__  # type: ignore[assignment]
+SEATS: Table = SeatRow.__table__  # type: ignore[assignment]
+SEAT_EVENTS: Table = SeatEventRow.__table__  # type: ignore[assignment]
+MISSES: Table = MissRow.__table__  # type: ignore[assignment]
+CALL_COLUMNS = (
+    "call_id", "state", "caller_number", "caller_name", "dialed", "queue", "seat", "started_at", "queued_at",
+    "ring_started_at", "answered_at", "ended_at", "outcome", "ring_ms", "wait_ms", "misses",
+)  # fmt: skip
+LEG_COLUMNS = ("uniqueid", "call_id", "channel", "role", "started_at", "answered_at", "ended_at", "hangup_cause")
+SEAT_COLUMNS = ("seat", "state", "interface", "pause_reason", "call_id", "since", "misses_in_row", "logged_in")
 
 _DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
 
@@ -76,6 +91,7 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
+        self._sql = _Statements.for_dialect(engine.dialect.name)
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, migrate: bool = True) -> Store:
@@ -102,16 +118,53 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    # ------------------------------------------------------------------ calls
+    # ------------------------------------------------------------------ writes (the bridge's write-behind)
+    async def save(
+        self,
+        calls: Sequence[CallSnapshot] = (),
+        seats: Sequence[tuple[SeatSnapshot, bool]] = (),
+        misses: Sequence[MissSnapshot] = (),
+    ) -> None:
+        """Save a batch in ONE transaction: calls with their legs (upserts), seats (upserts, each change of
+        state or pause reason adds a seat event; the bool is logged_in) and misses (each once). Statements
+        are built once and sent as executemany, so a busy floor costs one commit per flush, not one per call."""
+        if not (calls or seats or misses):
+            return
+        async with self._session.begin() as session:
+            if calls:
+                await session.execute(self._sql.call_upsert, [_call_values(c) for c in calls])
+                legs = [_leg_values(c.call_id, leg) for c in calls for leg in c.legs]
+                if legs:
+                    await session.execute(self._sql.leg_upsert, legs)
+                pairs = [(leg["call_id"], leg["uniqueid"]) for leg in legs]
+                await session.execute(
+                    delete(LEGS).where(
+                        LEGS.c.call_id.in_([c.call_id for c in calls]),
+                        tuple_(LEGS.c.call_id, LEGS.c.uniqueid).not_in(pairs),
+                    )
+                )
+            if seats:
+                await self._save_seats(session, seats)
+            if misses:
+                await session.execute(self._sql.miss_insert, [_miss_values(m) for m in misses])
+
+    async def _save_seats(self, session: AsyncSession, seats: Sequence[tuple[SeatSnapshot, bool]]) -> None:
+        names = [seat.seat for seat, _ in seats]
+        query = select(SEATS.c.seat, SEATS.c.state, SEATS.c.pause_reason).where(SEATS.c.seat.in_(names))
+        before = {row.seat: (row.state, row.pause_reason) for row in await session.execute(query.with_for_update())}
+        await session.execute(self._sql.seat_upsert, [_seat_values(seat, logged_in) for seat, logged_in in seats])
+        events = [
+            {"seat": seat.seat, "at": seat.since, "state": seat.state.value, "pause_reason": seat.pause_reason,
+             "call_id": seat.call_id}
+            for seat, _ in seats
+            if seat.since is not None and before.get(seat.seat) != (seat.state.value, seat.pause_reason)
+        ]  # fmt: skip
+        if events:
+            await session.execute(insert(SEAT_EVENTS), events)
+
     async def save_call(self, call: CallSnapshot) -> None:
         """Insert or update the call and its legs, in one transaction."""
-        row = _call_values(call)
-        async with self._session.begin() as session:
-            await session.execute(self._upsert(CallRow, row, ["call_id"]))
-            for leg in call.legs:
-                await session.execute(self._upsert(LegRow, _leg_values(call.call_id, leg), ["uniqueid"]))
-            kept = [leg.uniqueid for leg in call.legs]
-            await session.execute(delete(LegRow).where(LegRow.call_id == call.call_id, LegRow.uniqueid.not_in(kept)))
+        await self.save(calls=[call])
 
     async def close_unfinished(self, live: set[str], since: datetime) -> list[CallSnapshot]:
         """Calls stored as not ended (started after `since`) that Asterisk no longer has: they ended while no
@@ -153,13 +206,7 @@ class Store:
     # ------------------------------------------------------------------ misses
     async def add_miss(self, miss: MissSnapshot) -> None:
         """Record a miss once (a retry of the same miss is ignored)."""
-        values = {
-            "seat": miss.seat, "call_id": miss.call_id, "at": miss.at, "ring_ms": miss.ring_ms,
-            "rejected": miss.rejected, "misses_in_row": miss.misses_in_row,
-        }  # fmt: skip
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        async with self._session.begin() as session:
-            await session.execute(dialect.insert(MissRow).values(**values).on_conflict_do_nothing())
+        await self.save(misses=[miss])
 
     async def misses_between(self, start: datetime, end: datetime) -> list[MissSnapshot]:
         query = select(MissRow).where(MissRow.at >= start, MissRow.at < end).order_by(MissRow.at)
@@ -170,27 +217,7 @@ class Store:
     # ------------------------------------------------------------------ seats
     async def save_seat(self, seat: SeatSnapshot, *, logged_in: bool) -> None:
         """Store the seat's state; a change of state or pause reason also adds a seat event."""
-        values = {
-            "seat": seat.seat,
-            "state": seat.state.value,
-            "interface": seat.interface,
-            "pause_reason": seat.pause_reason,
-            "call_id": seat.call_id,
-            "since": seat.since,
-            "misses_in_row": seat.misses_in_row,
-            "logged_in": logged_in,
-        }
-        async with self._session.begin() as session:
-            before = await session.get(SeatRow, seat.seat, with_for_update=True)
-            changed = before is None or (before.state, before.pause_reason) != (seat.state.value, seat.pause_reason)
-            await session.execute(self._upsert(SeatRow, values, ["seat"]))
-            if changed and seat.since is not None:
-                session.add(
-                    SeatEventRow(
-                        seat=seat.seat, at=seat.since, state=seat.state.value,
-                        pause_reason=seat.pause_reason, call_id=seat.call_id,
-                    )
-                )  # fmt: skip
+        await self.save(seats=[(seat, logged_in)])
 
     async def seats(self) -> list[SeatSnapshot]:
         async with self._session() as session:
@@ -210,13 +237,30 @@ class Store:
         async with self._session() as session:
             return list((await session.scalars(query)).all())
 
-    # ------------------------------------------------------------------ helpers
-    def _upsert(self, model: type[Any], values: dict[str, Any], keys: list[str]) -> Any:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(model).values(**values)
-        return stmt.on_conflict_do_update(
-            index_elements=keys, set_={k: stmt.excluded[k] for k in values if k not in keys}
+
+@dataclass(frozen=True)
+class _Statements:
+    """The write-behind's statements, built once per dialect (SQLAlchemy caches their compiled form)."""
+
+    call_upsert: Any
+    leg_upsert: Any
+    seat_upsert: Any
+    miss_insert: Any
+
+    @classmethod
+    def for_dialect(cls, name: str) -> _Statements:
+        dialect = postgresql if name == "postgresql" else sqlite
+        return cls(
+            call_upsert=_upsert(dialect, CALLS, CALL_COLUMNS, ["call_id"]),
+            leg_upsert=_upsert(dialect, LEGS, LEG_COLUMNS, ["uniqueid"]),
+            seat_upsert=_upsert(dialect, SEATS, SEAT_COLUMNS, ["seat"]),
+            miss_insert=dialect.insert(MISSES).on_conflict_do_nothing(),
         )
+
+
+def _upsert(dialect: Any, table: Table, columns: Sequence[str], keys: list[str]) -> Any:
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in columns if k not in keys})
 
 
 def _call_values(call: CallSnapshot) -> dict[str, Any]:
@@ -238,6 +282,20 @@ def _call_values(call: CallSnapshot) -> dict[str, Any]:
         "wait_ms": call.wait_ms,
         "misses": call.misses,
     }
+
+
+def _seat_values(seat: SeatSnapshot, logged_in: bool) -> dict[str, Any]:
+    return {
+        "seat": seat.seat, "state": seat.state.value, "interface": seat.interface, "pause_reason": seat.pause_reason,
+        "call_id": seat.call_id, "since": seat.since, "misses_in_row": seat.misses_in_row, "logged_in": logged_in,
+    }  # fmt: skip
+
+
+def _miss_values(miss: MissSnapshot) -> dict[str, Any]:
+    return {
+        "seat": miss.seat, "call_id": miss.call_id, "at": miss.at, "ring_ms": miss.ring_ms,
+        "rejected": miss.rejected, "misses_in_row": miss.misses_in_row,
+    }  # fmt: skip
 
 
 def _leg_values(call_id: str, leg: LegSnapshot) -> dict[str, Any]:

@@ -108,6 +108,37 @@ async def test_seat_state_and_events(store: Store) -> None:
     assert events[1].at == T0 + timedelta(seconds=10)
 
 
+async def test_a_batch_is_saved_whole_in_one_go(store: Store) -> None:
+    """The write-behind's batch: calls (legs added and removed), seats with their events, misses; a batch the
+    database refuses leaves nothing of itself behind."""
+    from ami_bridge.snapshots import MissSnapshot
+
+    first = a_call()
+    other = a_call(
+        call_id="c2", caller_number="13900000000", legs=(LegSnapshot("c2.1", "PJSIP/x-1", LegRole.CITIZEN, T0),)
+    )
+    ready = SeatSnapshot("8001", SeatState.READY, interface="PJSIP/8001", since=T0)
+    miss = MissSnapshot("8003", "c1", T0, 10012, False, 1)
+    await store.save(calls=[first, other], seats=[(ready, True)], misses=[miss])
+    seat_leg = LegSnapshot("1764032527.12", "PJSIP/8001-2", LegRole.SEAT, T0 + timedelta(seconds=4))
+    moved = a_call(state=CallState.TALKING, legs=(seat_leg,))  # the citizen's leg is gone, the seat's came
+    talking = replace(ready, state=SeatState.TALKING, call_id=first.call_id, since=T0 + timedelta(seconds=6))
+    logged_out = SeatSnapshot("8002", SeatState.LOGGED_OUT, since=T0)
+    await store.save(calls=[moved, other], seats=[(talking, True), (logged_out, False)], misses=[miss])
+    assert await store.get_call(first.call_id) == moved and await store.get_call("c2") == other
+    assert await store.seats() == [talking, logged_out]
+    assert [(e.state, e.call_id) for e in await store.seat_events("8001")] == [
+        ("ready", None),
+        ("talking", first.call_id),
+    ]
+    assert await store.misses_between(T0, T0 + timedelta(days=1)) == [miss]
+    naive = LegSnapshot("x.2", "PJSIP/8001-1", LegRole.SEAT, datetime(2026, 11, 25, 9, 0))
+    with pytest.raises(Exception, match="naive datetime"):
+        await store.save(calls=[a_call(call_id="c3", legs=()), a_call(call_id="c4", legs=(naive,))],
+                         seats=[(replace(talking, state=SeatState.WRAP_UP), True)])  # fmt: skip
+    assert await store.get_call("c3") is None and await store.seats() == [talking, logged_out]
+
+
 async def test_schema_matches_the_models_and_migrations_go_both_ways(store: Store) -> None:
     assert await current(store.engine) == head()
     async with store.engine.connect() as conn:

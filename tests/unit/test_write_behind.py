@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -19,19 +20,28 @@ T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 class SlowStore:
+    """Store.save's contract: a batch is saved whole or not at all. Calls wait for `block`; calls are refused
+    while `fail` is set, or one call id when `refuse` names it."""
+
     def __init__(self) -> None:
         self.saved: list[Any] = []
+        self.batches: list[int] = []
         self.block = asyncio.Event()
         self.fail = False
+        self.refuse: str | None = None
 
-    async def save_call(self, snap: CallSnapshot) -> None:
-        await self.block.wait()
-        if self.fail:
-            raise OSError("database went away")
-        self.saved.append(snap)
-
-    async def save_seat(self, snap: SeatSnapshot, *, logged_in: bool) -> None:
-        self.saved.append(snap)
+    async def save(
+        self,
+        calls: Sequence[CallSnapshot] = (),
+        seats: Sequence[tuple[SeatSnapshot, bool]] = (),
+        misses: Sequence[Any] = (),
+    ) -> None:
+        if calls:
+            await self.block.wait()
+            if self.fail or any(c.call_id == self.refuse for c in calls):
+                raise OSError("database went away")
+        self.saved.extend([*calls, *(s for s, _ in seats), *misses])
+        self.batches.append(len(calls) + len(seats) + len(misses))
 
 
 def call(state: CallState) -> CallSnapshot:
@@ -59,11 +69,28 @@ async def test_failed_save_is_retried() -> None:
     bridge = Bridge(client=None, bus=InProcessBus(), store=store)  # type: ignore[arg-type]
     bridge._mark("seat:8001", SeatSnapshot("8001", SeatState.READY, since=T0))
     bridge._mark("call:c1", call(CallState.ENDED))
-    await bridge._flush()  # the seat is saved, the call fails and stays dirty
-    assert bridge._dirty_event.is_set() and "call:c1" in bridge._dirty
+    await bridge._flush()  # the batch fails; one by one, the seat is saved, the call fails and stays dirty
+    assert bridge._dirty_event.is_set() and list(bridge._dirty) == ["call:c1"]
     store.fail = False
     await bridge._flush()
     assert [type(s).__name__ for s in store.saved] == ["SeatSnapshot", "CallSnapshot"] and not bridge._dirty
+
+
+async def test_one_flush_is_one_batch_and_a_refused_snapshot_does_not_hold_the_others() -> None:
+    store = SlowStore()
+    store.block.set()
+    bridge = Bridge(client=None, bus=InProcessBus(), store=store)  # type: ignore[arg-type]
+    for n in range(50):
+        bridge._mark(f"call:c{n}", replace(call(CallState.ENDED), call_id=f"c{n}"))
+    bridge._mark("seat:8001", SeatSnapshot("8001", SeatState.READY, since=T0))
+    await bridge._flush()
+    assert store.batches == [51] and not bridge._dirty  # one transaction for the whole flush
+    store.refuse = "c7"
+    for n in range(10):
+        bridge._mark(f"call:c{n}", replace(call(CallState.ENDED), call_id=f"c{n}", caller_name="张三"))
+    await bridge._flush()
+    assert list(bridge._dirty) == ["call:c7"] and bridge._dirty_event.is_set()
+    assert len(store.saved) == 51 + 9
 
 
 async def test_a_call_is_logged_once_per_change_of_state_or_seat(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ..db.models import CallbackAttemptRow, CallbackRequestRow, CallbackTaskRow, CallRow, TicketRow, UnitRow
+from ..db.models import CallbackAttemptRow, CallbackRequestRow, CallbackTaskRow, CallRow, TicketRow, UnitRow, iso_utc
 from ..tickets.validate import normalise_phone
 from ..workdays import WorkCalendar
 from . import schedule as sc
@@ -333,7 +333,7 @@ class CallbackStore:
         async with self._session() as session:
             rows = (await session.execute(query)).all()
         return {
-            "since": _iso(since), "all": _rate([r[0] for r in rows]),
+            "since": iso_utc(since), "all": _rate([r[0] for r in rows]),
             "per_unit": _rates((r[2] or "-", r[0]) for r in rows),
             "per_category": _rates((r[1] or "-", r[0]) for r in rows),
         }  # fmt: skip
@@ -405,25 +405,21 @@ def _rates(pairs: Iterable[tuple[str, str | None]]) -> dict[str, dict[str, Any]]
     return {key: _rate(outcomes) for key, outcomes in sorted(groups.items())}
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
 def brief(row: CallbackTaskRow) -> dict[str, Any]:
     return {
         "id": row.id, "kind": row.kind, "ticket_id": row.ticket_id, "number": row.number,
         "preferred_seat": row.preferred_seat, "status": row.status, "attempts": row.attempts,
-        "deadline": {"at": _iso(row.deadline_at), "provisional": row.deadline_provisional},
-        "next_at": _iso(row.next_at), "seat": row.seat, "survey": row.survey, "outcome": row.outcome,
-        "comment": row.comment, "done_by": row.done_by, "done_at": _iso(row.done_at),
-        "created_at": _iso(row.created_at),
+        "deadline": {"at": iso_utc(row.deadline_at), "provisional": row.deadline_provisional},
+        "next_at": iso_utc(row.next_at), "seat": row.seat, "survey": row.survey, "outcome": row.outcome,
+        "comment": row.comment, "done_by": row.done_by, "done_at": iso_utc(row.done_at),
+        "created_at": iso_utc(row.created_at),
     }  # fmt: skip
 
 
 def _attempt(a: CallbackAttemptRow) -> dict[str, Any]:
     return {
         "id": a.id, "seat": a.seat, "number": a.number, "near_deadline": a.near_deadline,
-        "started_at": _iso(a.started_at), "seat_answered_at": _iso(a.seat_answered_at),
-        "answered_at": _iso(a.answered_at), "ended_at": _iso(a.ended_at), "outcome": a.outcome,
+        "started_at": iso_utc(a.started_at), "seat_answered_at": iso_utc(a.seat_answered_at),
+        "answered_at": iso_utc(a.answered_at), "ended_at": iso_utc(a.ended_at), "outcome": a.outcome,
         "dial_status": a.dial_status,
     }  # fmt: skip

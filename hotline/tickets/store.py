@@ -32,6 +32,7 @@ from ..db.models import (
     TicketEventRow,
     TicketRow,
     UnitRow,
+    iso_utc,
 )
 from ..survey.store import survey_of_row
 from ..threeway.records import row_json as threeway_json
@@ -341,8 +342,3 @@ def _event(e: TicketEventRow) -> dict[str, Any]:
         "at": iso_utc(e.at), "by": e.by, "from": e.from_status, "to": e.to_status, "unit_id": e.unit_id,
         "comment": e.comment, "changes": e.changes,
     }  # fmt: skip
-
-
-def iso_utc(value: datetime | None) -> str | None:
-    """A stored time as ISO 8601 in UTC (None stays None): how the ticket views write times."""
-    return value.astimezone(UTC).isoformat() if value is not None else None

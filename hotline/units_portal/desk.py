@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ..db.models import TicketRow
+from ..db.models import TicketRow, iso_utc
 from ..tickets import deadlines, lifecycle
 from ..tickets.model import Transition
-from ..tickets.store import TicketStore, iso_utc
+from ..tickets.store import TicketStore
 from ..tickets.validate import Reader
 from .view import TEXT_NEEDED, UNIT_MOVES, unit_view
 
@@ -28,6 +28,7 @@ LIST_LIMIT = 200
 class UnitDesk:
     def __init__(self, tickets: TicketStore) -> None:
         self.tickets = tickets
+        self._session = async_sessionmaker(tickets.engine, expire_on_commit=False)
 
     async def name(self, unit_id: int) -> str:
         """The unit's name; UnitNotFound when the directory no longer has it."""
@@ -47,7 +48,7 @@ class UnitDesk:
             )
             .limit(LIST_LIMIT)
         )
-        async with async_sessionmaker(self.tickets.engine)() as session:
+        async with self._session() as session:
             rows = (await session.scalars(query)).all()
         return [unit_view(self._summary(row), unit_id) for row in rows]
 

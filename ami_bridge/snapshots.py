@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, overload
 
@@ -42,7 +42,7 @@ class CallSnapshot:
     ivr: str | None = None  # the IVR choices made (HOTLINE_IVR on the citizen's leg), "/"-separated
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _jsonable(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallSnapshot:
@@ -90,17 +90,25 @@ class SeatSnapshot:
     misses_in_row: int = 0  # misses since the count was last reset (see settings miss_reset)
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _jsonable(self)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+    """What dataclasses.asdict would give, with times as ISO 8601; without asdict's deep copies (a call's
+    snapshot is made on every event of a busy floor)."""
     if isinstance(value, datetime):
         return value.isoformat()
-    return value
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    names = _FIELDS.get(type(value))
+    if names is None:
+        if not hasattr(value, "__dataclass_fields__"):
+            return value
+        names = _FIELDS[type(value)] = tuple(f.name for f in fields(value))
+    return {name: _jsonable(getattr(value, name)) for name in names}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,7 @@ class MissSnapshot:
     misses_in_row: int
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return _jsonable(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MissSnapshot:

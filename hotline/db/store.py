@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, event, func, insert, select, tuple_
+from sqlalchemy import Table, bindparam, delete, event, func, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -136,13 +136,8 @@ class Store:
                 legs = [_leg_values(c.call_id, leg) for c in calls for leg in c.legs]
                 if legs:
                     await session.execute(self._sql.leg_upsert, legs)
-                pairs = [(leg["call_id"], leg["uniqueid"]) for leg in legs]
-                await session.execute(
-                    delete(LEGS).where(
-                        LEGS.c.call_id.in_([c.call_id for c in calls]),
-                        tuple_(LEGS.c.call_id, LEGS.c.uniqueid).not_in(pairs),
-                    )
-                )
+                kept = [(leg["call_id"], leg["uniqueid"]) for leg in legs]
+                await session.execute(self._sql.legs_prune, {"calls": [c.call_id for c in calls], "kept": kept})
             if seats:
                 await self._save_seats(session, seats)
             if misses:
@@ -150,8 +145,10 @@ class Store:
 
     async def _save_seats(self, session: AsyncSession, seats: Sequence[tuple[SeatSnapshot, bool]]) -> None:
         names = [seat.seat for seat, _ in seats]
-        query = select(SEATS.c.seat, SEATS.c.state, SEATS.c.pause_reason).where(SEATS.c.seat.in_(names))
-        before = {row.seat: (row.state, row.pause_reason) for row in await session.execute(query.with_for_update())}
+        before = {
+            row.seat: (row.state, row.pause_reason)
+            for row in await session.execute(self._sql.seats_before, {"names": names})
+        }
         await session.execute(self._sql.seat_upsert, [_seat_values(seat, logged_in) for seat, logged_in in seats])
         events = [
             {"seat": seat.seat, "at": seat.since, "state": seat.state.value, "pause_reason": seat.pause_reason,
@@ -246,6 +243,8 @@ class _Statements:
     leg_upsert: Any
     seat_upsert: Any
     miss_insert: Any
+    legs_prune: Any  # the legs of these calls that their snapshots no longer have
+    seats_before: Any  # the stored state of these seats, locked
 
     @classmethod
     def for_dialect(cls, name: str) -> _Statements:
@@ -255,6 +254,13 @@ class _Statements:
             leg_upsert=_upsert(dialect, LEGS, LEG_COLUMNS, ["uniqueid"]),
             seat_upsert=_upsert(dialect, SEATS, SEAT_COLUMNS, ["seat"]),
             miss_insert=dialect.insert(MISSES).on_conflict_do_nothing(),
+            legs_prune=delete(LEGS).where(
+                LEGS.c.call_id.in_(bindparam("calls", expanding=True)),
+                tuple_(LEGS.c.call_id, LEGS.c.uniqueid).not_in(bindparam("kept", expanding=True)),
+            ),
+            seats_before=select(SEATS.c.seat, SEATS.c.state, SEATS.c.pause_reason)
+            .where(SEATS.c.seat.in_(bindparam("names", expanding=True)))
+            .with_for_update(),
         )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import case, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.models import TicketRow, iso_utc
 from ..tickets import deadlines, lifecycle
@@ -28,7 +29,10 @@ LIST_LIMIT = 200
 class UnitDesk:
     def __init__(self, tickets: TicketStore) -> None:
         self.tickets = tickets
-        self._session = async_sessionmaker(tickets.engine, expire_on_commit=False)
+
+    @cached_property
+    def _session(self) -> async_sessionmaker[AsyncSession]:
+        return async_sessionmaker(self.tickets.engine, expire_on_commit=False)
 
     async def name(self, unit_id: int) -> str:
         """The unit's name; UnitNotFound when the directory no longer has it."""

@@ -9,7 +9,7 @@ import pytest
 
 from ami_bridge import events as ev
 from ami_bridge.calls import TRANSITIONS, CallBook, IllegalTransition
-from ami_bridge.constants import CallOutcome, CallState, LegRole
+from ami_bridge.constants import CallOutcome, CallState, LegRole, SeatState
 
 from .transcripts import events
 
@@ -139,3 +139,26 @@ def test_resync_keeps_the_misses_seen_live() -> None:
     now = T0 + timedelta(minutes=5)
     (kept,) = live.resync([replace(ringing, misses=0)], now)  # what a rebuild from CoreShowChannels says
     assert kept.misses == 1
+
+
+def test_snapshots_to_json_is_asdict_with_iso_times_and_round_trips() -> None:
+    import json
+    from dataclasses import asdict
+
+    from ami_bridge.snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
+
+    def iso(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: iso(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [iso(v) for v in value]
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    _, history = replay("answered_call.jsonl")
+    assert history and any(s.legs for s in history)
+    for snap in history:
+        assert snap.to_json() == iso(asdict(snap))
+        assert CallSnapshot.from_json(json.loads(json.dumps(snap.to_json()))) == snap
+    seat = SeatSnapshot("8001", SeatState.READY, since=T0)
+    miss = MissSnapshot("8001", "c1", T0, 10000, False, 1)
+    assert seat.to_json() == iso(asdict(seat)) and miss.to_json() == iso(asdict(miss))

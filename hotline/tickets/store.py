@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import Integer, Select, String, bindparam, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -84,9 +84,8 @@ class TicketStore:
         number = normalise_phone(phone)
         if number is None:
             return []
-        query = history_query(number, limit)
         async with self._session() as session:
-            rows = (await session.execute(query)).all()
+            rows = (await session.execute(HISTORY, history_params(number, limit))).all()
         return [_history_item(row, unit_name) for row, unit_name in rows]
 
     async def last_callback(self, phone: str) -> dict[str, Any] | None:
@@ -94,14 +93,8 @@ class TicketStore:
         number = normalise_phone(phone)
         if number is None:
             return None
-        query = (
-            select(CallbackTaskRow)
-            .where(CallbackTaskRow.number == number, CallbackTaskRow.done_at.is_not(None))
-            .order_by(CallbackTaskRow.done_at.desc())
-            .limit(1)
-        )
         async with self._session() as session:
-            row = (await session.scalars(query)).first()
+            row = (await session.scalars(LAST_CALLBACK, {"number": number})).first()
         if row is None:
             return None
         return {  # "result": the name the seat page's pop reads
@@ -285,16 +278,30 @@ class TicketStore:
         return {"at": iso_utc(row.deadline_at), "local": local, "provisional": row.deadline_provisional, "kind": kind}
 
 
-def history_query(number: str, limit: int) -> Select:
-    """One caller's tickets, open first, then newest: served by the index (caller_number, created_at)."""
-    still_open = case((TicketRow.closed_at.is_(None), 0), else_=1)
-    return (
-        select(TicketRow, UnitRow.name)
-        .outerjoin(UnitRow, UnitRow.id == TicketRow.unit_id)
-        .where(TicketRow.caller_number == number)
-        .order_by(still_open, TicketRow.created_at.desc(), TicketRow.id.desc())
-        .limit(max(1, min(limit, 100)))
-    )
+# One caller's tickets, open first, then newest: served by the index (caller_number, created_at). Built once:
+# a screen pop reads it on every call, and building a statement costs more than SQLAlchemy's cached compile.
+HISTORY: Select[TicketRow, str] = (
+    select(TicketRow, UnitRow.name)
+    .outerjoin(UnitRow, UnitRow.id == TicketRow.unit_id)
+    .where(TicketRow.caller_number == bindparam("number", type_=String))
+    .order_by(case((TicketRow.closed_at.is_(None), 0), else_=1), TicketRow.created_at.desc(), TicketRow.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+LAST_CALLBACK: Select[CallbackTaskRow] = (
+    select(CallbackTaskRow)
+    .where(CallbackTaskRow.number == bindparam("number"), CallbackTaskRow.done_at.is_not(None))
+    .order_by(CallbackTaskRow.done_at.desc())
+    .limit(1)
+)
+
+
+def history_params(number: str, limit: int) -> dict[str, Any]:
+    return {"number": number, "limit": max(1, min(limit, 100))}
+
+
+def history_query(number: str, limit: int) -> Select[TicketRow, str]:
+    """HISTORY with its values bound (to print or EXPLAIN it)."""
+    return HISTORY.params(history_params(number, limit))
 
 
 def _fill_from_call(new: NewTicket, call: CallRow | None) -> NewTicket:

@@ -88,6 +88,7 @@ RULES: dict[tuple[str, str], Need] = {
     ("POST", "/api/seats/{seat}/threeway/{command}"): N.OWN_SEAT,
     ("POST", "/api/tickets"): N.SIGNED_IN,
     ("GET", "/api/tickets"): N.SIGNED_IN,
+    ("GET", "/api/tickets/board"): N.STAFF,  # the wallboard's ticket deadlines (工单时限)
     ("GET", "/api/tickets/{id}"): N.SIGNED_IN,
     ("PATCH", "/api/tickets/{id}"): N.SIGNED_IN,
     ("POST", "/api/tickets/{id}/transitions"): N.SIGNED_IN,

@@ -4,6 +4,8 @@ POST   /api/tickets                     file a ticket; {"call_id", "seat"} bind 
                                         closes a 咨询/表扬 answered on the call (直办); "guided_to": "110" records
                                         an out-of-scope call and the number the caller was guided to
 GET    /api/tickets?phone=…&limit=20    a caller's tickets: open ones first, then the newest
+GET    /api/tickets/board               the team leader's deadlines board (工单时限): overdue (超期), due today, due
+                                        the next working day; per unit and per kind; QA and team leaders only
 GET    /api/tickets/{id}                one ticket with its calls, events, deadline and allowed moves
 PATCH  /api/tickets/{id}                {"by": …, field: value}: the fields its status still allows
 POST   /api/tickets/{id}/transitions    {"to": "派单", "unit_id": 3, "by": "8001", "comment": …}
@@ -174,6 +176,11 @@ async def delete_unit(request: web.Request) -> web.Response:
     return json_reply({"deleted": unit_id})
 
 
+async def deadline_board(request: web.Request) -> web.Response:
+    store = request.app[TICKETS]
+    return json_reply(await store.deadline_board(store.clock()))
+
+
 async def calendar(request: web.Request) -> web.Response:
     store = request.app[TICKETS]
     today = store.clock().astimezone(store.calendar.zone).date()
@@ -185,6 +192,7 @@ def add_routes(app: web.Application, tickets: TicketStore) -> None:
     routes: list[tuple[str, str, Handler]] = [
         ("POST", "/api/tickets", create_ticket),
         ("GET", "/api/tickets", list_tickets),
+        ("GET", "/api/tickets/board", deadline_board),  # before {id}: the team leader's deadlines board
         ("GET", "/api/tickets/{id}", get_ticket),
         ("PATCH", "/api/tickets/{id}", patch_ticket),
         ("POST", "/api/tickets/{id}/transitions", transition),

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, bindparam, case, select
+from sqlalchemy import Integer, Select, String, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -37,7 +37,7 @@ from ..db.models import (
 from ..survey.store import survey_of_row
 from ..threeway.records import row_json as threeway_json
 from ..workdays import WorkCalendar
-from . import deadlines, lifecycle
+from . import board, deadlines, lifecycle
 from .model import Category, NewTicket, Ticket, TicketStatus, Transition, Urgency
 from .unitstore import UnitDirectory, unit_from_row
 from .validate import InvalidInput, guided_label, normalise_phone
@@ -101,6 +101,39 @@ class TicketStore:
             "ticket_id": row.ticket_id, "outcome": row.outcome, "result": row.outcome, "comment": row.comment,
             "at": iso_utc(row.done_at),
         }  # fmt: skip
+
+    async def deadline_board(self, now: datetime) -> dict[str, Any]:
+        """The team leader's board of ticket deadlines (hotline/tickets/board.py): counted in the database
+        (index status, deadline_at), the overdue and due-today tickets listed, oldest deadline first."""
+        window = board.Window.at(now, self.calendar)
+        group = case(
+            (TicketRow.deadline_at < window.now, "overdue"), (TicketRow.deadline_at < window.end_of_today, "today"),
+            (TicketRow.deadline_at < window.end_of_next, "next_working_day"), else_="later",
+        )  # fmt: skip
+        running = (TicketRow.status.in_([s.value for s in board.DEADLINE_STATUSES]), TicketRow.deadline_at.is_not(None))
+        counts = (
+            select(UnitRow.name, TicketRow.status, group, func.count())
+            .select_from(TicketRow)
+            .outerjoin(UnitRow, UnitRow.id == TicketRow.unit_id)
+            .where(*running)
+            .group_by(UnitRow.name, TicketRow.status, group)
+        )
+        listed = (
+            select(TicketRow, UnitRow.name)
+            .outerjoin(UnitRow, UnitRow.id == TicketRow.unit_id)
+            .where(*running)
+            .order_by(TicketRow.deadline_at, TicketRow.id)
+            .limit(board.LIST_LIMIT)
+        )
+        async with self._session() as session:
+            found = [board.Count(unit, status, g, n) for unit, status, g, n in await session.execute(counts)]
+            late = await session.execute(listed.where(TicketRow.deadline_at < window.now))
+            overdue = [_board_item(row, unit) for row, unit in late]
+            due = await session.execute(
+                listed.where(TicketRow.deadline_at >= window.now, TicketRow.deadline_at < window.end_of_today)
+            )
+            today = [_board_item(row, unit) for row, unit in due]
+        return board.board(found, overdue, today, window, self.calendar)
 
     # ------------------------------------------------------------------ writes
     async def create(self, new: NewTicket) -> dict[str, Any]:
@@ -276,6 +309,14 @@ class TicketStore:
         local = row.deadline_at.astimezone(self.calendar.zone).strftime("%Y-%m-%d %H:%M")
         kind = lifecycle.deadline_kind(TicketStatus(row.status))
         return {"at": iso_utc(row.deadline_at), "local": local, "provisional": row.deadline_provisional, "kind": kind}
+
+
+def _board_item(row: TicketRow, unit: str | None) -> board.Item:
+    assert row.deadline_at is not None
+    return board.Item(
+        row.id, row.status, row.category, row.urgency, unit, row.content, row.deadline_at, row.deadline_provisional,
+        row.redo_count,
+    )  # fmt: skip
 
 
 # One caller's tickets, open first, then newest: served by the index (caller_number, created_at). Built once:

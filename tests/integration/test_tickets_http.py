@@ -175,6 +175,38 @@ async def test_the_calendar_says_which_year_it_does_not_know(api: Api) -> None:
     assert (await api.call("GET", "/api/calendar", 200))["unknown_years_ahead"] == [2027]
 
 
+async def test_the_deadlines_board_counts_and_lists_by_working_days(api: Api) -> None:
+    """工单时限: filed on Wednesday 30 September, before 国庆节; the board on Thursday 8 October."""
+    api.env.clock.now = at("2026-09-30 10:00")
+    unit = await api.call("POST", "/api/units", 201, UNIT)
+    filed = []
+    for content in ("路灯不亮", "井盖缺失", "噪音扰民"):
+        ticket = await api.call("POST", "/api/tickets", 201, {**TICKET, "call_id": None, "content": content})
+        filed.append(ticket["id"])
+    for ticket_id in filed[:2]:  # two dispatched at once (complaint: 10 working days), one never dispatched
+        await api.call("POST", f"/api/tickets/{ticket_id}/transitions", 200,
+                       {"to": "派单", "unit_id": unit["id"], "by": "8001"})  # fmt: skip
+    praise = {**TICKET, "call_id": None, "content": "表扬", "category": "表扬", "direct": True}
+    await api.call("POST", "/api/tickets", 201, praise)  # closed at once (直办): never on the board
+    api.env.clock.now = at("2026-10-08 09:00")  # dispatch within 1 working day: after 国庆节, 8 October 18:00
+    view = await api.call("GET", "/api/tickets/board", 200)
+    assert view["date"] == "2026-10-08" and view["next_working_day"] == "2026-10-09"
+    assert view["counts"] == {"overdue": 0, "today": 1, "next_working_day": 0, "later": 2, "open": 3,
+                              "supervised": 0}  # fmt: skip
+    [today] = view["lists"]["today"]
+    assert (today["id"], today["unit"], today["deadline"]["kind"]) == (filed[2], "待派单（热线）", "dispatch")
+    api.env.clock.now = at("2026-10-09 09:00")
+    view = await api.call("GET", "/api/tickets/board", 200)
+    [late] = view["lists"]["overdue"]
+    assert (late["id"], late["working_days_late"], late["deadline"]["local"]) == (filed[2], 1, "2026-10-08 18:00")
+    assert "caller_number" not in late and "13800138000" not in str(view)  # the matter, not the citizen
+    assert {u["unit"]: (u["open"], u["overdue"]) for u in view["per_unit"]} == {
+        "待派单（热线）": (1, 1),
+        UNIT["name"]: (2, 0),
+    }
+    assert view["per_kind"]["handling"]["later"] == 2
+
+
 async def test_the_options_for_a_ticket_form(api: Api) -> None:
     options = await api.call("GET", "/api/ticket-options", 200)
     assert options["categories"] == ["建议", "一般诉求", "求助", "投诉举报", "咨询", "表扬"]

@@ -7,7 +7,7 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,37 @@ async def test_wallboard_says_loudly_when_next_years_holidays_are_missing(servic
     finally:
         calendar.years.pop(today.year + 1, None)
         calendar.years.update(saved)
+    assert not tab.errors, tab.errors
+
+
+async def test_wallboard_shows_tickets_past_their_deadline(service: Any, tab: Tab) -> None:
+    """工单时限 on the team leader's board: a ticket whose dispatch deadline has passed is counted and listed
+    (without the caller's number), its tile red; the board is the one GET /api/tickets/board serves."""
+    from sqlalchemy import update
+
+    from hotline.db.models import TicketRow
+    from hotline.tickets.model import Category, NewTicket
+
+    late = await service.tickets.create(
+        NewTicket("13900007777", "路口红绿灯坏了三天无人修", Category.HELP, seat="8001")
+    )
+    async with service.tickets.engine.begin() as conn:  # filed days ago: its dispatch deadline has passed
+        await conn.execute(
+            update(TicketRow)
+            .where(TicketRow.id == late["id"])
+            .values(deadline_at=datetime.now(UTC) - timedelta(days=4))
+        )
+    page = tab.page
+    await realparts.wallboard_login(page, service)
+    await expect(page.locator("#tickets-board")).to_be_visible()
+    row = page.locator(f'#tb-late tr[data-ticket="{late["id"]}"]')
+    await expect(row).to_contain_text("超期")
+    await expect(row).to_contain_text("路口红绿灯坏了三天无人修")
+    await expect(row).to_contain_text("派单")  # the hotline's own dispatch deadline
+    await expect(page.locator("#t-tb-overdue")).to_have_class("tile bad")
+    assert int(await page.locator("#tb-overdue").inner_text()) >= 1
+    await expect(page.locator('#tb-units tr[data-unit="待派单（热线）"]')).to_be_visible()
+    assert "13900007777" not in await page.locator("#tickets-board").inner_text()
     assert not tab.errors, tab.errors
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from hotline.callbacks.schedule import AttemptOutcome, Policy, TaskStatus
+from hotline.callbacks.schedule import AttemptOutcome, Policy, Task, TaskStatus
 from hotline.callbacks.store import CallbackStore
 from hotline.db.models import CallbackRequestRow, CallbackTaskRow, CallRow
 from hotline.tickets import validate
@@ -83,14 +83,20 @@ async def test_claimed_once_retried_then_unreachable(env: Env) -> None:
     assert (await env.tickets.last_callback("138-0013-8000"))["outcome"] == "无法联系"  # type: ignore[index]
 
 
-async def test_reached_then_recorded(env: Env) -> None:
+async def reached(env: Env, seat: str) -> tuple[dict[str, Any], CallbackStore, Task, str]:
+    """A replied ticket whose callback attempt by `seat` reached the citizen: (ticket, store, task, attempt)."""
     view = await replied_ticket(env)
     store = callbacks(env)
     task = await store.task(view["callbacks"][0]["id"])
-    attempt = await store.claim(task, "8002", near=False)
+    attempt = await store.claim(task, seat, near=False)
     assert attempt is not None
     await store.mark(attempt, "seat")
     await store.mark(attempt, "citizen")
+    return view, store, task, attempt
+
+
+async def test_reached_then_recorded(env: Env) -> None:
+    _, store, task, attempt = await reached(env, "8002")
     assert (await store.task(task.id)).status is TaskStatus.REACHED
     after = await store.end_attempt(attempt, AttemptOutcome.NO_ANSWER, "ANSWER")
     assert after is not None and after.status is TaskStatus.REACHED  # answered is answered
@@ -110,12 +116,7 @@ async def test_reached_then_recorded(env: Env) -> None:
 async def test_a_task_and_its_history_come_from_one_snapshot(env: Env) -> None:
     """A survey that falls back ends the attempt and moves the task in one transaction; a reader must never see
     the attempt ended but the task still reached (two SELECTs could, between them: a flaky CI run did)."""
-    view = await replied_ticket(env)
-    store = callbacks(env)
-    task = await store.task(view["callbacks"][0]["id"])
-    attempt = await store.claim(task, "IVR", near=False)
-    assert attempt is not None
-    await store.mark(attempt, "citizen")
+    view, store, task, attempt = await reached(env, "IVR")
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

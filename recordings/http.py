@@ -149,8 +149,9 @@ async def list_samples(request: web.Request) -> web.Response:
 
 async def run_sampling(request: web.Request) -> web.Response:
     who = qa_only(request)
-    day = _day(request.query.get("day"), "day") or (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-    plan, added = await request.app[QA].service.sample(date.fromisoformat(day))
+    service = request.app[QA].service
+    day = _day(request.query.get("day"), "day") or (service.today() - timedelta(days=1)).isoformat()
+    plan, added = await service.sample(date.fromisoformat(day))
     log.info("QA sampling of %s run by %s: %d new", day, who.who, added)
     return _json({"day": day, "picked": len(plan.picks), "added": added})
 
@@ -237,10 +238,10 @@ async def reports(request: web.Request) -> web.Response:
     by = q.get("by", "seat")
     if by not in ("seat", "team") or (by == "team" and who.role != "qa"):
         raise ApiError(400, "invalid-input", "by: seat or team (team: QA only)", field="by")
-    today = datetime.now(UTC).date()
+    ctx = request.app[QA]
+    today = ctx.service.today()  # the hotline's day: the samples' days are local
     since = _day(q.get("since"), "since") or (today - timedelta(days=62)).isoformat()
     until = _day(q.get("until"), "until") or today.isoformat()
-    ctx = request.app[QA]
     rows = await ctx.service.store.scored_rows(since, until, _seat_scope(who, q.get("seat")))
     group = teams_by_seat(ctx.teams) if by == "team" else None
     lines = report(rows, cast(Literal["week", "month"], period), group)

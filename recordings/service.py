@@ -81,6 +81,7 @@ class RecordingService:
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[None]] = set()
         self._busy: dict[str, tuple[asyncio.Lock, int]] = {}  # call id -> its lock, how many hold or wait for it
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # what "today" is (tests move it)
 
     @property
     def root(self) -> Path:
@@ -150,6 +151,11 @@ class RecordingService:
     # ------------------------------------------------------------------ catalogue and check
     def _day(self, at: datetime) -> date:
         return at.astimezone(self.config.zone).date()
+
+    def today(self) -> date:
+        """The hotline's today (its time zone, not UTC: from 00:00 to 08:00 Beijing time they differ, and the
+        night shift's calls are on the local day)."""
+        return self._day(self.clock())
 
     async def catalogue(self, call: CallSnapshot) -> dict[str, Any]:
         """Measure the call's file and write its catalogue row with the checker's verdict."""

@@ -106,3 +106,52 @@ async def test_an_old_wav_and_a_new_ogg_side_by_side(client: tuple[TestClient[An
     new = await http.get("/api/recordings/1764468000.2/audio", headers=auth)
     assert (old.headers["Content-Type"], new.headers["Content-Type"]) == ("audio/wav", "audio/ogg")
     assert len(await new.read()) * 6 < len(await old.read())  # the point of it
+
+
+async def test_reports_and_sampling_count_days_on_the_hotline_clock(tmp_path: Path) -> None:
+    """At 00:30 in Beijing it is still yesterday in UTC: the night shift's scored calls are on today's local
+    day, so the report's default window must reach it (it ended at the UTC date, and missed them), and the
+    sampling run's default is the local yesterday."""
+    from datetime import UTC, date, datetime, time
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from hotline.bus import make_bus
+    from recordings.retention import Retention
+    from recordings.sampling import Rule
+    from recordings.service import RecordingConfig, RecordingService
+
+    asked: list[tuple[str, str]] = []
+
+    class Scored:
+        async def scored_rows(self, since: str, until: str, seat: str | None) -> list[Any]:
+            asked.append((since, until))
+            return []
+
+    config = RecordingConfig(tmp_path, ZoneInfo("Asia/Shanghai"), 0, 1.5, Retention(30, 90), Rule(0.05, 2), time(1, 30))
+    service = RecordingService(None, make_bus(""), Scored(), config)  # type: ignore[arg-type]
+    service.clock = lambda: datetime(2026, 12, 1, 16, 30, tzinfo=UTC)  # 2 December, 00:30 in Beijing
+    sampled: list[date] = []
+
+    async def sample(day: date) -> tuple[Any, int]:
+        sampled.append(day)
+        return SimpleNamespace(picks=[]), 0
+
+    service.sample = sample  # type: ignore[method-assign]
+    users = tmp_path / "staff.json"
+    add_user(users, "qa", "qa-password")
+    staff = QaAuth(KEY, users)
+    app = web.Application()
+    add_routes(app, QaContext(service, staff, object(), {}))  # type: ignore[arg-type]
+    token, _ = staff.login("qa", "qa-password")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with TestClient(TestServer(app)) as http:
+        async with http.get("/api/qa/reports?period=month", headers=auth) as resp:
+            body = await resp.json()
+            assert resp.status == 200, body
+        assert (body["since"], body["until"]) == ("2026-10-01", "2026-12-02") and asked == [
+            ("2026-10-01", "2026-12-02")
+        ]
+        async with http.post("/api/qa/sample", headers=auth) as resp:
+            assert resp.status == 200 and (await resp.json())["day"] == "2026-12-01"
+    assert sampled == [date(2026, 12, 1)]

@@ -76,7 +76,11 @@ async def _run(settings: Settings, *, demo: bool, start_asterisk: bool) -> int:
             user, password = demo_leader(settings)
             print(f"demo: the floor view needs a staff login: {user} / {password}  (made for this demo run)")
             demo_driver = Demo(
-                service.seats, service.bus, sip_port=settings.sip_port, work_dir=settings.state_dir / "demo"
+                service.seats,
+                service.bus,
+                sip_port=settings.sip_port,
+                work_dir=settings.state_dir / "demo",
+                tickets=service.tickets,
             )
             await demo_driver.start()
         waiter = asyncio.create_task(service.wait())

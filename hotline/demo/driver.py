@@ -5,6 +5,11 @@ a newcomer sees answered calls, a miss and the call moving on to the next seat. 
 printed as it ends, from the bus, as the bridge saw it. Behind the overlay's test trunks, a unit's phone
 answers three-way calls (trunk-units) and a citizen's phone answers the 回访 dialer's calls (trunk-citizens,
 inside the calling windows: lost calls are called back), so those work in the demo too.
+
+After each answered call the demo files the ticket (工单) the seat would have filed, bound to the call: a
+咨询 or 表扬 is closed on the call (直办), anything else dispatched to a unit of the directory that takes its
+category. One call in three comes from one of a few repeat callers, so their screen pops show the history
+(open tickets first) and the wallboard's 工单时限 panel fills up.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from ami_bridge.constants import TOPIC_CALL, TOPIC_DIALER, TOPIC_SEAT
 from ami_bridge.seat_control import SeatControl
 
 from ..bus import Bus
+from ..tickets.model import Category, NewTicket, TicketStatus, Transition
+from ..tickets.store import TicketStore
 from . import phones
 
 log = logging.getLogger(__name__)
@@ -27,11 +34,24 @@ log = logging.getLogger(__name__)
 # seat -> ms its phone rings before answering; 8003 never answers within two rings (10 s)
 DEMO_SEATS = {"8001": 1500, "8002": 3000, "8003": 12000, "8004": 2000}
 IVR_AND_RINGS_MS = 22000  # a caller's worst path before talking: IVR prompts, 8003 rings out, retry, next seat
+REPEAT_CALLERS = ("13800138001", "13800138002", "13800138003")  # one call in three: their pops have history
+MATTERS = (  # what the demo's citizens call about, as a seat would write it down
+    (Category.COMPLAINT, "小区门口夜间施工噪音扰民，已持续一周"),
+    (Category.HELP, "家门口路灯不亮已一周，夜里出行不便"),
+    (Category.CONSULTATION, "咨询居住证办理需要哪些材料"),
+    (Category.SUGGESTION, "建议在实验小学门口增设减速带"),
+    (Category.REQUEST, "小区垃圾清运不及时，楼下堆积"),
+    (Category.PRAISE, "表扬社区网格员热心帮助独居老人"),
+)
+ON_THE_CALL = (Category.CONSULTATION, Category.PRAISE)  # answered on the call: 直办
 
 
 class Demo:
-    def __init__(self, seats: SeatControl, bus: Bus, *, sip_port: int, work_dir: Path, interval_s: float = 8) -> None:
-        self.seat_control, self.bus, self.sip_port = seats, bus, sip_port
+    def __init__(
+        self, seats: SeatControl, bus: Bus, *, sip_port: int, work_dir: Path, interval_s: float = 8,
+        tickets: TicketStore | None = None,
+    ) -> None:  # fmt: skip
+        self.seat_control, self.bus, self.sip_port, self.tickets = seats, bus, sip_port, tickets
         self.work_dir, self.interval_s = work_dir, interval_s
         self._phones: list[phones.Phone] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -54,7 +74,7 @@ class Demo:
     async def _call_loop(self) -> None:
         index = 0
         while True:
-            number = f"13{random.randint(0, 9)}{random.randint(10000000, 99999999)}"
+            number = demo_caller(random.Random())
             # on the line 26–30 s after Asterisk answers: the IVR's welcome (≈7 s), 8003's two rings (10 s) and the
             # next seat's ring included, then 4–8 s of talk (with audio, so the recordings hold sound)
             hold_ms = IVR_AND_RINGS_MS + random.randint(4000, 8000)
@@ -83,6 +103,15 @@ class Demo:
                             print(f"  seat {seat} let call {call_id} ring {rang:.0f} s without answering (未接)")
                 elif msg["state"] == "ended":
                     print(describe(msg))
+                    if msg["outcome"] == "answered" and self.tickets is not None:
+                        await self._file(msg)
+
+    async def _file(self, call: dict[str, Any]) -> None:
+        assert self.tickets is not None
+        try:
+            print(await file_ticket(self.tickets, call, random.Random()))
+        except Exception as exc:  # the demo goes on: a ticket it could not file is said, not fatal
+            log.warning("call %s: the demo could not file its ticket: %s", call["call_id"], exc)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -91,6 +120,31 @@ class Demo:
                 await task
         for phone in self._phones:
             await phone.stop()
+
+
+def demo_caller(rng: random.Random) -> str:
+    """A repeat caller one time in three, else a new mobile number."""
+    if rng.random() < 1 / 3:
+        return rng.choice(REPEAT_CALLERS)
+    return f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+
+
+async def file_ticket(tickets: TicketStore, call: dict[str, Any], rng: random.Random) -> str:
+    """The ticket the seat who answered `call` (its snapshot from the bus) would file; the line to print."""
+    category, content = rng.choice(MATTERS)
+    seat = call["seat"]
+    new = NewTicket(call["caller_number"], content, category, seat=seat, call_id=call["call_id"], by=seat,
+                    direct=category in ON_THE_CALL)  # fmt: skip
+    ticket = await tickets.create(new)
+    head = f"  ticket #{ticket['id']} ({category.value}) filed by seat {seat} for call {call['call_id']}"
+    if new.direct:
+        return head + ": answered on the call (直办)"
+    units = await tickets.units.search(category=category)
+    if not units:
+        return head + ": no unit in the directory takes it; it waits for dispatch (受理)"
+    unit = rng.choice(units)
+    await tickets.transition(ticket["id"], Transition(TicketStatus.DISPATCHED, seat, unit.id))
+    return head + f", dispatched to {unit.name} (派单)"
 
 
 def describe_callback(attempt: dict[str, Any]) -> str | None:

@@ -45,6 +45,9 @@ class BridgeStats:
     linked_at: datetime | None = None
     resynced_at: datetime | None = None
     lag_ms: list[float] = field(default_factory=list)  # Asterisk timestamp -> applied, last 1000
+    saved: int = 0  # snapshots the write-behind saved
+    save_failures: int = 0  # flushes the database refused (the snapshots stay pending and are retried)
+    pending: int = 0  # snapshots waiting for the database now (grows while it is down)
 
 
 class Bridge:
@@ -242,6 +245,7 @@ class Bridge:
     def _mark(self, key: str, snap: CallSnapshot | SeatSnapshot | MissSnapshot) -> None:
         if self.store is not None:
             self._dirty[key] = snap
+            self.stats.pending = len(self._dirty)
             self._dirty_event.set()
 
     async def _persist(self) -> None:
@@ -261,6 +265,7 @@ class Bridge:
         try:
             await self._save([snap for _, snap in batch])
         except Exception as exc:
+            self.stats.save_failures += 1
             log.warning("could not save %d changes in one go (%s); saving them one by one", len(batch), exc)
             failed = 0
             for key, snap in batch:
@@ -287,5 +292,7 @@ class Bridge:
         )
 
     def _saved(self, key: str, snap: CallSnapshot | SeatSnapshot | MissSnapshot) -> None:
+        self.stats.saved += 1
         if self._dirty.get(key) is snap:
             del self._dirty[key]
+        self.stats.pending = len(self._dirty)

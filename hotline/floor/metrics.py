@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ami_bridge.bridge import BridgeStats
@@ -116,6 +116,15 @@ def _satisfaction(view: dict[str, Any]) -> Iterator[Metric]:
 def _bridge(stats: BridgeStats) -> Iterator[Metric]:
     yield GaugeMetricFamily("hotline_bridge_events", "AMI events applied since start", value=stats.events)
     yield GaugeMetricFamily("hotline_bridge_resyncs", "resyncs from Asterisk since start", value=stats.resyncs)
+    yield GaugeMetricFamily(
+        "hotline_writebehind_pending",
+        "call, seat and miss changes not yet in the database (grows while it is down)",
+        value=stats.pending,
+    )
+    yield CounterMetricFamily("hotline_writebehind_saved", "changes saved since start", value=stats.saved)
+    yield CounterMetricFamily(
+        "hotline_writebehind_failures", "flushes the database refused since start (retried)", value=stats.save_failures
+    )
     lags = sorted(stats.lag_ms)
     if lags:
         lag = GaugeMetricFamily(

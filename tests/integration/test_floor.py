@@ -74,6 +74,9 @@ async def test_answer_after_three_seconds_is_within_two_rings_and_pushed_to_the_
     assert 'hotline_answer_rate{window="24h"} 1.0' in text
     assert 'hotline_seat_calls{result="answered",seat="8008"} 1.0' in text
     assert "hotline_answer_rate_target 0.95" in text
+    saved = [line for line in text.splitlines() if line.startswith("hotline_writebehind_saved_total ")]
+    assert saved and float(saved[0].split()[1]) > 0 and "hotline_writebehind_failures_total 0.0" in text
+    assert "hotline_writebehind_pending" in text  # what ops alert on while the database is down
     assert report["total"]["offered"] == 1 and len(report["half_hours"]) == 48
     busy = [s for s in report["half_hours"] if s["offered"]]
     assert len(busy) == 1 and busy[0]["answered"] == 1

@@ -91,6 +91,8 @@ async def test_one_flush_is_one_batch_and_a_refused_snapshot_does_not_hold_the_o
     await bridge._flush()
     assert list(bridge._dirty) == ["call:c7"] and bridge._dirty_event.is_set()
     assert len(store.saved) == 51 + 9
+    stats = bridge.stats  # what /metrics says: one refused flush, one change still waiting
+    assert (stats.saved, stats.save_failures, stats.pending) == (51 + 9, 1, 1)
 
 
 async def test_a_call_is_logged_once_per_change_of_state_or_seat(caplog: pytest.LogCaptureFixture) -> None:

@@ -193,9 +193,8 @@ class RecordingService:
         answered = talk.answered_at or datetime.now(UTC)
         if rel is None:
             rel = await asyncio.to_thread(files.find, self.root, call_id, self._day(answered), self.config.format)
-        if rel is None and self._day(answered) != self._day(datetime.now(UTC)):
-            now = self._day(datetime.now(UTC))
-            rel = await asyncio.to_thread(files.find, self.root, call_id, now, self.config.format)
+        if rel is None and self._day(answered) != (today := self.today()):
+            rel = await asyncio.to_thread(files.find, self.root, call_id, today, self.config.format)
         rel = rel or relative_path(self._day(answered), call_id, self.config.format)
         day, _ = parse_relative(rel)
         try:

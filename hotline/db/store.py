@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,12 +33,6 @@ LEGS: Table = LegRow.__table__  # type: ignore[assignment]
 SEATS: Table = SeatRow.__table__  # type: ignore[assignment]
 SEAT_EVENTS: Table = SeatEventRow.__table__  # type: ignore[assignment]
 MISSES: Table = MissRow.__table__  # type: ignore[assignment]
-CALL_COLUMNS = (
-    "call_id", "state", "caller_number", "caller_name", "dialed", "queue", "seat", "started_at", "queued_at",
-    "ring_started_at", "answered_at", "ended_at", "outcome", "ring_ms", "wait_ms", "misses",
-)  # fmt: skip
-LEG_COLUMNS = ("uniqueid", "call_id", "channel", "role", "started_at", "answered_at", "ended_at", "hangup_cause")
-SEAT_COLUMNS = ("seat", "state", "interface", "pause_reason", "call_id", "since", "misses_in_row", "logged_in")
 
 _DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
 
@@ -91,7 +84,7 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
-        self._sql = _Statements.for_dialect(engine.dialect.name)
+        self._sql = _Statements(engine.dialect.name)
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, migrate: bool = True) -> Store:
@@ -132,10 +125,11 @@ class Store:
             return
         async with self._session.begin() as session:
             if calls:
-                await session.execute(self._sql.call_upsert, [_call_values(c) for c in calls])
+                rows = [_call_values(c) for c in calls]
+                await session.execute(self._sql.upsert(CALLS, rows[0], "call_id"), rows)
                 legs = [_leg_values(c.call_id, leg) for c in calls for leg in c.legs]
                 if legs:
-                    await session.execute(self._sql.leg_upsert, legs)
+                    await session.execute(self._sql.upsert(LEGS, legs[0], "uniqueid"), legs)
                 kept = [(leg["call_id"], leg["uniqueid"]) for leg in legs]
                 await session.execute(self._sql.legs_prune, {"calls": [c.call_id for c in calls], "kept": kept})
             if seats:
@@ -149,7 +143,8 @@ class Store:
             row.seat: (row.state, row.pause_reason)
             for row in await session.execute(self._sql.seats_before, {"names": names})
         }
-        await session.execute(self._sql.seat_upsert, [_seat_values(seat, logged_in) for seat, logged_in in seats])
+        rows = [_seat_values(seat, logged_in) for seat, logged_in in seats]
+        await session.execute(self._sql.upsert(SEATS, rows[0], "seat"), rows)
         events = [
             {"seat": seat.seat, "at": seat.since, "state": seat.state.value, "pause_reason": seat.pause_reason,
              "call_id": seat.call_id}
@@ -235,38 +230,34 @@ class Store:
             return list((await session.scalars(query)).all())
 
 
-@dataclass(frozen=True)
 class _Statements:
     """The write-behind's statements, built once per dialect (SQLAlchemy caches their compiled form)."""
 
-    call_upsert: Any
-    leg_upsert: Any
-    seat_upsert: Any
-    miss_insert: Any
-    legs_prune: Any  # the legs of these calls that their snapshots no longer have
-    seats_before: Any  # the stored state of these seats, locked
-
-    @classmethod
-    def for_dialect(cls, name: str) -> _Statements:
-        dialect = postgresql if name == "postgresql" else sqlite
-        return cls(
-            call_upsert=_upsert(dialect, CALLS, CALL_COLUMNS, ["call_id"]),
-            leg_upsert=_upsert(dialect, LEGS, LEG_COLUMNS, ["uniqueid"]),
-            seat_upsert=_upsert(dialect, SEATS, SEAT_COLUMNS, ["seat"]),
-            miss_insert=dialect.insert(MISSES).on_conflict_do_nothing(),
-            legs_prune=delete(LEGS).where(
-                LEGS.c.call_id.in_(bindparam("calls", expanding=True)),
-                tuple_(LEGS.c.call_id, LEGS.c.uniqueid).not_in(bindparam("kept", expanding=True)),
-            ),
-            seats_before=select(SEATS.c.seat, SEATS.c.state, SEATS.c.pause_reason)
-            .where(SEATS.c.seat.in_(bindparam("names", expanding=True)))
-            .with_for_update(),
+    def __init__(self, dialect_name: str) -> None:
+        self.dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
+        self.miss_insert = self.dialect.insert(MISSES).on_conflict_do_nothing()
+        self.legs_prune = delete(LEGS).where(  # the legs of these calls that their snapshots no longer have
+            LEGS.c.call_id.in_(bindparam("calls", expanding=True)),
+            tuple_(LEGS.c.call_id, LEGS.c.uniqueid).not_in(bindparam("kept", expanding=True)),
         )
+        self.seats_before = (  # the stored state of these seats, locked
+            select(SEATS.c.seat, SEATS.c.state, SEATS.c.pause_reason)
+            .where(SEATS.c.seat.in_(bindparam("names", expanding=True)))
+            .with_for_update()
+        )
+        self._upserts: dict[tuple[str, tuple[str, ...]], Any] = {}
 
-
-def _upsert(dialect: Any, table: Table, columns: Sequence[str], keys: list[str]) -> Any:
-    stmt = dialect.insert(table)
-    return stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in columns if k not in keys})
+    def upsert(self, table: Table, row: dict[str, Any], key: str) -> Any:
+        """INSERT … ON CONFLICT (key) DO UPDATE of the columns `row` has (the values helpers' keys)."""
+        columns = tuple(row)
+        stmt = self._upserts.get((table.name, columns))
+        if stmt is None:
+            insert_ = self.dialect.insert(table)
+            stmt = insert_.on_conflict_do_update(
+                index_elements=[key], set_={c: insert_.excluded[c] for c in columns if c != key}
+            )
+            self._upserts[(table.name, columns)] = stmt
+        return stmt
 
 
 def _call_values(call: CallSnapshot) -> dict[str, Any]:

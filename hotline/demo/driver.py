@@ -53,6 +53,7 @@ class Demo:
     ) -> None:  # fmt: skip
         self.seat_control, self.bus, self.sip_port, self.tickets = seats, bus, sip_port, tickets
         self.work_dir, self.interval_s = work_dir, interval_s
+        self._rng = random.Random()
         self._phones: list[phones.Phone] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -74,10 +75,10 @@ class Demo:
     async def _call_loop(self) -> None:
         index = 0
         while True:
-            number = demo_caller(random.Random())
+            number = demo_caller(self._rng)
             # on the line 26–30 s after Asterisk answers: the IVR's welcome (≈7 s), 8003's two rings (10 s) and the
             # next seat's ring included, then 4–8 s of talk (with audio, so the recordings hold sound)
-            hold_ms = IVR_AND_RINGS_MS + random.randint(4000, 8000)
+            hold_ms = IVR_AND_RINGS_MS + self._rng.randint(4000, 8000)
             phone = await phones.citizen_talks(number, hold_ms, self.work_dir, sip_port=self.sip_port, index=index % 50)
             self._phones.append(phone)
             self._phones = [p for p in self._phones if p.process.returncode is None]
@@ -109,7 +110,7 @@ class Demo:
     async def _file(self, call: dict[str, Any]) -> None:
         assert self.tickets is not None
         try:
-            print(await file_ticket(self.tickets, call, random.Random()))
+            print(await file_ticket(self.tickets, call, self._rng))
         except Exception as exc:  # the demo goes on: a ticket it could not file is said, not fatal
             log.warning("call %s: the demo could not file its ticket: %s", call["call_id"], exc)
 

@@ -12,7 +12,7 @@ help:
 	@echo "make run        start Asterisk 22, the bridge and the web app, with demo calls (http://127.0.0.1:8080/)"
 	@echo "make test       the whole suite against real Asterisk, sipp, PostgreSQL and Redis"
 	@echo "make test-fast  only the tests that need no Asterisk"
-	@echo "make lint       ruff and mypy"
+	@echo "make lint       ruff, mypy and the import contracts (lint-imports)"
 	@echo "make bench      print the bridge's speed figures"
 	@echo "make asterisk   install Asterisk 22 (debootstrap'd, cached in /var/cache/hotline) and check it"
 
@@ -54,6 +54,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff check --fix .

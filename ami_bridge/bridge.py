@@ -15,22 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from . import events as ev
 from .calls import CallBook, IllegalTransition
 from .client import AmiClient, AmiDisconnected, AmiError, LinkDown, LinkUp
 from .constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, SeatState
+from .ports import Publisher, SnapshotSink
 from .protocol import Frame
 from .ring_rule import PauseSeat, RingRule
 from .seat_control import SeatControl
 from .seats import IllegalSeatTransition, SeatBook
 from .snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
 from .sync import rebuild
-
-if TYPE_CHECKING:
-    from hotline.bus import Bus
-    from hotline.db.store import Store
 
 log = logging.getLogger(__name__)
 UNFINISHED_LOOKBACK = timedelta(days=7)  # how far back the first resync looks for calls left unfinished
@@ -54,8 +50,8 @@ class Bridge:
     def __init__(
         self,
         client: AmiClient,
-        bus: Bus,
-        store: Store | None = None,
+        bus: Publisher,
+        store: SnapshotSink | None = None,
         *,
         queue: str = "hotline",
         wrapup_s: int = 5,

@@ -40,15 +40,11 @@ class LegRole(StrEnum):
     OTHER = "other"
 
 
-# Bus topics
+# The bridge's bus topics (features' topics: hotline/topics.py)
 TOPIC_CALL = "call"  # a call's snapshot changed
 TOPIC_SEAT = "seat"  # a seat's snapshot changed
 TOPIC_MISS = "miss"  # a seat let a call ring past the limit, or rejected it (未接)
-TOPIC_FLOOR = "floor"  # the floor statistics changed (wallboard)
 TOPIC_BRIDGE = "bridge"  # the bridge's own link state (connected, resynced, lost)
-TOPIC_THREEWAY = "threeway"  # a seat's three-way call attempt changed; carries "seat" (hotline/threeway)
-TOPIC_POP = "pop"  # a seat's screen pop (弹屏) opened or changed; carries "seat" (hotline/pops)
-TOPIC_DIALER = "dialer"  # a seat's 回访 callback attempt changed; carries "seat" (hotline/callbacks)
 
 # Dialplan contexts where a citizen's call enters (asterisk-conf/extensions.conf)
 INBOUND_CONTEXTS = frozenset({"from-carrier"})

@@ -30,7 +30,7 @@ from ami_bridge.seats import SeatBook
 from ami_bridge.snapshots import CallSnapshot, LegSnapshot
 from hotline.bus import Bus, InProcessBus, RedisBus
 from hotline.db.store import Store
-from tests.unit.transcripts import wire_bytes
+from tests.helpers.transcripts import wire_bytes
 
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "postgresql://localhost/test")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://localhost:6379/0")

@@ -20,7 +20,7 @@ from pathlib import Path
 from hotline.asterisk.instance import Instance
 from hotline.service import Service
 from hotline.settings import Settings
-from tests.realparts import start_asterisk, test_settings
+from tests.helpers.realparts import start_asterisk, test_settings
 
 AMI_PORT = 16038
 SIP_PORT = 16060

@@ -44,7 +44,7 @@ from recordings.retention import Retention
 from recordings.sampling import Candidate, Rule, sample_day
 from recordings.service import RecordingConfig, RecordingService
 from recordings.store import RecordingStore
-from tests import talking
+from tests.helpers import talking
 
 DAY = date(2026, 11, 30)
 

@@ -17,8 +17,8 @@ from aiohttp import WSMsgType, web
 
 from ami_bridge.bridge import Bridge
 from ami_bridge.client import AmiDisconnected, AmiError
-from ami_bridge.constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
 from ami_bridge.seat_control import SeatControl, SeatInputError
+from hotline.topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
 from recordings import http as recordings_http
 from recordings.http import QaContext
 from recordings.qaauth import QaAuth

@@ -18,9 +18,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.callbacks.survey_call import SurveyEnd, ended
-from hotline.survey.store import CallbackRequest, SurveyResult
-
 from .agi import AgiError, AgiHangup, AgiSession
 from .flow import (
     NO_ANSWER,
@@ -35,6 +32,7 @@ from .flow import (
     survey_label,
     valid_callback_number,
 )
+from .reports import CallbackRequest, SurveyEnd, SurveyResult, ended
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ami_bridge.client import AmiError
-from ami_bridge.constants import TOPIC_CALL, TOPIC_DIALER, CallOutcome, CallState
+from ami_bridge.constants import CallOutcome, CallState
 from ami_bridge.snapshots import CallSnapshot
+from hotline.topics import TOPIC_CALL, TOPIC_DIALER, TOPIC_RECORDING
 
 from . import files
 from .checker import RecStatus, Talk, recheck, talk_of, unknown_call, verdict
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     from hotline.bus import Bus, Subscription
 
 log = logging.getLogger(__name__)
-TOPIC_RECORDING = "recording"  # a recording was catalogued or its status changed
 
 
 @dataclass(frozen=True)

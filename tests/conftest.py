@@ -12,8 +12,7 @@ import pytest
 
 from hotline.asterisk.instance import Instance
 from hotline.settings import Settings
-
-from . import realparts
+from tests.helpers import realparts
 
 
 @pytest.fixture(scope="session")

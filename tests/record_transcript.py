@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ami_bridge.client import AmiClient
 from ami_bridge.protocol import Frame
-from tests import realparts
+from tests.helpers import realparts
 
 SCENARIOS = {
     # name: (seats {seat: answer_ms}, citizen hold_ms, seconds to record)

@@ -19,16 +19,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ami_bridge.client import AmiClient, AmiError
-from ami_bridge.constants import TOPIC_DIALER, CallState, SeatState
+from ami_bridge.constants import CallState, SeatState
 from ami_bridge.protocol import Frame
+from hotline.topics import TOPIC_DIALER
 
 from . import schedule as sc
 from . import survey_call as sv
+from .config import DialerConfig
 from .schedule import AttemptOutcome, Policy
 from .store import CallbackStore
 from .survey_dialer import CONTEXT as SURVEY_CONTEXT
@@ -41,24 +42,12 @@ if TYPE_CHECKING:
     from hotline.tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
+__all__ = ["Dialer", "DialerConfig", "end_outcome", "from_settings"]
 CONTEXT = "dialer"
 SCRIPT = (
     "您好，这里是12345政务服务便民热线。您{created}反映的“{content}”，承办单位{unit}已经答复：{reply}。"
     "请问您对办理结果是否满意？满意、基本满意，还是不满意？"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DialerConfig:
-    trunk: str = "trunk-out"
-    caller_id: str = "12345"
-    ring_s: int = 40  # the citizen's phone
-    seat_ring_s: int = 20  # the seat's phone
-    poll_s: float = 2.0
-    requests: bool = True  # also take the IVR's call-back requests
-    missed: bool = True  # also call back lost calls (呼损)
-    missed_min_wait_s: int = 10
-    survey: bool = False  # the automated survey callback (IVR) for tasks marked so
 
 
 def from_settings(s: Settings) -> tuple[Policy, DialerConfig]:

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ami_bridge.constants import TOPIC_DIALER
+from hotline.topics import TOPIC_DIALER
 
 from ..bus import Bus
 from ..tickets.model import TicketStatus, Transition

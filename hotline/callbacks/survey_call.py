@@ -13,21 +13,15 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ivr.flow import survey_label
+from ivr.reports import SURVEY_SCALE, SurveyEnd, ended
 
 from .schedule import AttemptOutcome, Task, TaskKind
 
+__all__ = ["SurveyEnd", "ended"]  # what the IVR reports (ivr/reports.py), re-exported for the dialer
+
 IVR_SEAT = "IVR"  # the attempt's "seat" when the IVR, not a person, makes the call
-SCALE = 3  # 满意, 基本满意, 不满意: the scale a seat records
+SCALE = SURVEY_SCALE  # 满意, 基本满意, 不满意: the scale a seat records
 BY = "IVR"  # done_by of an outcome keyed in by the citizen
-
-
-class SurveyEnd(StrEnum):
-    """How the IVR's part of an automated survey callback ended."""
-
-    ANSWERED = "answered"  # a valid key
-    TIMEOUT = "timeout"  # no key after the retries
-    INVALID = "invalid"  # a wrong key after the retries
-    HANGUP = "hangup"  # the citizen hung up before a key
 
 
 class Next(StrEnum):
@@ -75,15 +69,6 @@ def by_ivr(task: Task, enabled: bool) -> bool:
 def outcome_of(key: str | None) -> str | None:
     """The outcome a key means (1 满意, 2 基本满意, 3 不满意), None for no key or another key."""
     return survey_label(key, SCALE) if key else None
-
-
-def ended(key: str | None, last_key: str, hung_up: bool) -> SurveyEnd:
-    """How the IVR's collection ended: the chosen key, the last key pressed ("" when none), a hang-up."""
-    if outcome_of(key) is not None:
-        return SurveyEnd.ANSWERED
-    if hung_up:
-        return SurveyEnd.HANGUP
-    return SurveyEnd.INVALID if last_key else SurveyEnd.TIMEOUT
 
 
 def waits_for_cause(reason: str) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ami_bridge.client import AmiError
 from ami_bridge.protocol import Frame
@@ -24,15 +24,30 @@ from .outcome import record_outcome
 from .schedule import AttemptOutcome, Task
 
 if TYPE_CHECKING:
-    from .dialer import Dialer
+    from ami_bridge.client import AmiClient
+    from hotline.bus import Bus
+    from hotline.tickets.store import TicketStore
+
+    from .config import DialerConfig
+    from .store import CallbackStore
 
 log = logging.getLogger(__name__)
 CONTEXT = "dialer-survey"
 HANGUP_WAIT_S = 2.0  # how long an OriginateResponse that does not say why waits for its channel's Hangup
 
 
+class DialerParts(Protocol):
+    """What the survey caller uses of the dialer that owns it."""
+
+    client: AmiClient
+    bus: Bus
+    store: CallbackStore
+    tickets: TicketStore
+    config: DialerConfig
+
+
 class SurveyCaller:
-    def __init__(self, dialer: Dialer) -> None:
+    def __init__(self, dialer: DialerParts) -> None:
         self.d = dialer
         self.live: dict[str, str] = {}  # attempt id -> the citizen's channel being originated
         self.causes: dict[str, str] = {}  # attempt id -> the Hangup Cause of its channel, when it came first

@@ -15,6 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .engine import make_engine
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -48,8 +50,6 @@ async def current(engine: AsyncEngine) -> str | None:
 
 async def upgrade(url: str) -> None:
     """Upgrade the database at `url` (the same URL forms that the service accepts)."""
-    from .store import make_engine
-
     engine = make_engine(url)
     try:
         await upgrade_engine(engine)

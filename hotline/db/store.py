@@ -15,69 +15,26 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, event, func, insert, select, tuple_
+from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ami_bridge.constants import CallOutcome, CallState, LegRole, SeatState
 from ami_bridge.snapshots import CallSnapshot, LegSnapshot, MissSnapshot, SeatSnapshot
 
+from .engine import StoreError, async_url, make_engine
+from .migrate import upgrade_engine
 from .models import CallRow, LegRow, MissRow, SeatEventRow, SeatRow
 
 log = logging.getLogger(__name__)
+__all__ = ["Store", "StoreError", "async_url", "make_engine"]  # the engine's helpers, kept importable here
 
 CALLS: Table = CallRow.__table__  # type: ignore[assignment]
 LEGS: Table = LegRow.__table__  # type: ignore[assignment]
 SEATS: Table = SeatRow.__table__  # type: ignore[assignment]
 SEAT_EVENTS: Table = SeatEventRow.__table__  # type: ignore[assignment]
 MISSES: Table = MissRow.__table__  # type: ignore[assignment]
-
-_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
-
-
-class StoreError(RuntimeError):
-    """The database cannot be opened or written; the message names the URL (without password)."""
-
-
-def async_url(url: str) -> str:
-    """Accept the usual URL forms and pick the async driver: postgresql:// → +asyncpg, sqlite:/// → +aiosqlite."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(
-            f"DATABASE_URL {url!r} is not a database URL: use postgresql://host/db or sqlite:///path/file.db"
-        ) from exc
-    driver = _DRIVERS.get(parsed.drivername)
-    if driver is None and parsed.drivername not in _DRIVERS.values():
-        raise StoreError(
-            f"DATABASE_URL uses {parsed.drivername!r}: the hotline runs on PostgreSQL (postgresql://...) "
-            "or SQLite (sqlite:///path/file.db)"
-        )
-    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
-
-
-def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
-    """An async engine; `schema` puts every table of the hotline in that PostgreSQL schema."""
-    full = async_url(url)
-    args: dict[str, Any] = {}
-    if schema is not None:
-        if not full.startswith("postgresql"):
-            raise StoreError("a schema can only be chosen on PostgreSQL")
-        args["connect_args"] = {"server_settings": {"search_path": schema}}
-    engine = create_async_engine(full, pool_pre_ping=True, **args)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the web) never wait for the bridge's writes
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
 
 
 class Store:
@@ -89,8 +46,6 @@ class Store:
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, migrate: bool = True) -> Store:
         """Connect, and bring the schema to the newest version unless `migrate` is False."""
-        from .migrate import upgrade_engine
-
         engine = make_engine(url, schema=schema)
         safe = engine.url.render_as_string(hide_password=True)
         if engine.dialect.name == "sqlite" and engine.url.database:

@@ -21,8 +21,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_DIALER, TOPIC_SEAT
 from ami_bridge.seat_control import SeatControl
+from hotline.topics import TOPIC_CALL, TOPIC_DIALER, TOPIC_SEAT
 
 from ..bus import Bus
 from ..tickets.model import Category, NewTicket, TicketStatus, Transition

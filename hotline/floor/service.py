@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
 from ami_bridge.snapshots import CallSnapshot, MissSnapshot
+from hotline.topics import TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
 
 from ..bus import Bus, Subscription
 from ..db.store import Store
-from ..survey.store import TOPIC_SURVEY, SurveyResult, SurveyStore
+from ..survey.store import SurveyResult, SurveyStore
+from ..topics import TOPIC_SURVEY
 from .live import WINDOW, FloorTracker
 from .stats import Targets, day_bounds
 

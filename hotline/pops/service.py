@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_POP, CallState
+from ami_bridge.constants import CallState
 from ami_bridge.snapshots import CallSnapshot
+from hotline.topics import TOPIC_CALL, TOPIC_POP
 
 from ..bus import Bus, BusError, InProcessBus, RedisBus, Subscription, TeeBus
 from .current import CurrentPops, make_current_pops

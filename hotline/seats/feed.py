@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from ami_bridge.constants import TOPIC_DIALER, TOPIC_MISS, TOPIC_POP, TOPIC_SEAT, TOPIC_THREEWAY
+from hotline.topics import TOPIC_DIALER, TOPIC_MISS, TOPIC_POP, TOPIC_SEAT, TOPIC_THREEWAY
 
 from ..bus import Bus, Message, Subscription
 

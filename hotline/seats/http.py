@@ -28,9 +28,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ami_bridge.bridge import Bridge
-from ami_bridge.constants import TOPIC_MISS, TOPIC_POP, AutoAnswer, LegRole, SeatState
+from ami_bridge.constants import AutoAnswer, LegRole, SeatState
 from ami_bridge.seat_control import SeatControl, SeatInputError, check_seat
 from ami_bridge.snapshots import SeatSnapshot
+from hotline.topics import TOPIC_MISS, TOPIC_POP
 
 from ..api import ApiError, close_websockets_on_shutdown, dumps, json_body, track_websocket
 from ..bus import Bus, BusError

@@ -17,7 +17,8 @@ from ivr.server import AgiServer
 from ..bus import Bus
 from ..db.store import Store
 from ..settings import Settings
-from .store import TOPIC_CALLBACK, TOPIC_SURVEY, CallbackRequest, SurveyResult, SurveyStore
+from ..topics import TOPIC_CALLBACK, TOPIC_SURVEY
+from .store import CallbackRequest, SurveyResult, SurveyStore
 
 log = logging.getLogger(__name__)
 SeatOf = Callable[[str], str | None]  # a call id → the seat that took the call (the bridge's live call)

@@ -8,53 +8,18 @@ await surveys.add_callback(request)            # status 'pending', for the 回�
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from ivr.reports import CallbackRequest, SurveyResult
+
 from ..db.models import CallbackRequestRow, SurveyResultRow, TicketCallRow
 
-TOPIC_SURVEY = "survey"  # a caller rated a call (or did not): a SurveyResult as JSON
-TOPIC_CALLBACK = "callback"  # a caller asked to be called back: a CallbackRequest as JSON
-
-
-@dataclass(frozen=True, slots=True)
-class SurveyResult:
-    call_id: str
-    seat: str | None
-    queue: str | None
-    caller_number: str | None
-    scale: int
-    level: int | None  # the key pressed, 1 = best; None: no answer
-    label: str  # 非常满意 … or 未评价
-    satisfied: bool | None
-    reason: str  # answered, timeout, invalid, hangup
-    at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "at": self.at.isoformat()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SurveyResult:
-        return cls(**{**data, "at": datetime.fromisoformat(data["at"])})
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackRequest:
-    call_id: str
-    caller_number: str | None
-    number: str
-    queue: str | None
-    created_at: datetime
-    status: str = "pending"
-    id: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "created_at": self.created_at.isoformat()}
+__all__ = ["CallbackRequest", "SurveyResult", "SurveyStore"]
 
 
 class SurveyStore:

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ami_bridge.threeway import ThreewayRefused, TwCommand
+from hotline.threeway.machine import ThreewayRefused, TwCommand
 
 from ..api import ApiError, dumps, json_body
 from .service import ThreewayService

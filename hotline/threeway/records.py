@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from ami_bridge.threeway import Attempt
 from hotline.db.models import ThreewayAttemptRow
+from hotline.threeway.machine import Attempt
 
 log = logging.getLogger(__name__)
 COLUMNS = ("call_id", "seat", "unit_id", "unit_name", "number", "consult", "outcome", "requested_at", "ringing_at",

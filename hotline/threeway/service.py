@@ -1,5 +1,5 @@
 """Three-way calls (三方通话): the seat's commands turned into AMI actions, Asterisk's events into the
-attempt's state machine (ami_bridge/threeway.py), every change on the bus (topic "threeway") and in the
+attempt's state machine (machine.py), every change on the bus (topic "threeway") and in the
 database (table threeway_attempts).
 
 Telephony (asterisk-conf/extensions.conf [threeway]): on the first attempt of a call one Redirect (with
@@ -19,12 +19,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ami_bridge import threeway as tw
 from ami_bridge.client import AmiClient, AmiError
-from ami_bridge.constants import TOPIC_THREEWAY, CallState, LegRole
+from ami_bridge.constants import CallState, LegRole
 from ami_bridge.protocol import Frame
 from ami_bridge.seat_control import check_seat
-from ami_bridge.threeway import Attempt, ThreewayRefused, TwCommand, TwEvent, TwState
+from hotline.threeway import machine as tw
+from hotline.threeway.machine import Attempt, ThreewayRefused, TwCommand, TwEvent, TwState
+from hotline.topics import TOPIC_THREEWAY
 
 from .records import ThreewayRecords
 

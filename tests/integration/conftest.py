@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
+import shutil
 import uuid
 from collections.abc import AsyncIterator
-from datetime import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+from playwright.async_api import Browser, async_playwright
 
-from hotline.bus import make_bus
+from hotline.asterisk.instance import Instance
 from hotline.db.store import Store
-from recordings.retention import Retention
-from recordings.sampling import Rule
-from recordings.service import RecordingConfig, RecordingService
-from recordings.store import RecordingStore
-from tests.integration.tickets_env import PG_URL
+from hotline.settings import Settings
+from tests.helpers.browser import CHROMIUM_ARGS, SECOND, Tab
+from tests.helpers.tickets_env import PG_URL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,18 +39,44 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await conn.close()
 
 
-@contextlib.asynccontextmanager
-async def recording_service(store: Store, root: Path) -> AsyncIterator[RecordingService]:
-    """The recordings service alone over `store` (no bridge, in-process bus, no nightly run): retention 30 and
-    90 days, a sample of 5 % (at least 2), tolerance 1.5 s, the sweep over 7 days."""
-    config = RecordingConfig(
-        root, ZoneInfo("Asia/Shanghai"), 0.0, 1.5, Retention(30, 90), Rule(0.05, 2), time(1, 30), 7
-    )
-    bus = make_bus("")
-    svc = RecordingService(None, bus, RecordingStore(store.engine), config)
-    await svc.start(nightly=False)
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium (Debian's, `make system-deps`) for the module; a fresh context per test."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("chromium is not installed: `apt-get install -y chromium` (or `make system-deps`)")
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+async def tab(browser: Browser) -> AsyncIterator[Tab]:
+    context = await browser.new_context(locale="zh-CN")
+    context.set_default_timeout(10 * SECOND)
     try:
-        yield svc
+        page = await context.new_page()
+        t = Tab(page)
+        page.on("pageerror", lambda exc: t.errors.append(str(exc)))
+        yield t
     finally:
-        await svc.close()
-        await bus.close()
+        await context.close()
+
+
+@pytest.fixture
+def cb_settings(asterisk: Instance, settings: Settings, tmp_path: Path) -> Settings:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    return settings.model_copy(
+        update={
+            "callbacks": True,
+            "database_url": db,
+            "ivr": False,
+            "survey": False,
+            "callback_trunk": "trunk-citizens",
+            "callback_ring_s": 8,
+            "callback_seat_ring_s": 8,
+        }
+    )

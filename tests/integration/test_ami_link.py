@@ -13,7 +13,7 @@ import pytest
 
 from ami_bridge.client import AmiAuthError, AmiClient, AmiDisconnected, LinkDown, LinkUp
 from ami_bridge.protocol import Frame
-from tests import realparts
+from tests.helpers import realparts
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 FULLY_BOOTED = b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"

@@ -13,9 +13,8 @@ import pytest
 
 from ami_bridge.constants import TOPIC_CALL, AutoAnswer
 from ami_bridge.seat_control import SeatInputError
-from tests import realparts
-
-from .test_real_call import wait_for
+from tests.helpers import realparts
+from tests.helpers.polling import wait_for
 
 pytestmark = pytest.mark.asterisk
 

@@ -4,62 +4,22 @@ service, Asterisk 22 and sipp phones."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import expect
 
 from hotline.asterisk.instance import seat_passwords
 from hotline.pops.history import MemoryHistory
 from hotline.workdays import YearSchedule
-from tests import realparts
+from tests.helpers import realparts
+from tests.helpers.browser import SECOND, Tab
 
 pytestmark = pytest.mark.asterisk
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-SECOND = 1000  # playwright's timeouts are in ms
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """One headless Chromium (Debian's, `make system-deps`) for the module; a fresh context per test."""
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (or `make system-deps`)")
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-@dataclass
-class Tab:
-    page: Page
-    errors: list[str] = field(default_factory=list)  # uncaught JavaScript errors on the page
-
-
-@pytest.fixture
-async def tab(browser: Browser) -> AsyncIterator[Tab]:
-    context = await browser.new_context(locale="zh-CN")
-    context.set_default_timeout(10 * SECOND)
-    try:
-        page = await context.new_page()
-        t = Tab(page)
-        page.on("pageerror", lambda exc: t.errors.append(str(exc)))
-        yield t
-    finally:
-        await context.close()
 
 
 async def member(service: Any, seat: str) -> dict[str, str] | None:

@@ -12,11 +12,9 @@ import aiohttp
 from playwright.async_api import expect
 
 from hotline.demo import phones
-from tests import realparts
-from tests.integration import test_browser
-from tests.integration.test_browser import SECOND, Tab, until
-
-browser, tab = test_browser.browser, test_browser.tab  # its fixtures: one Chromium, a fresh context per test
+from tests.helpers import realparts
+from tests.helpers.browser import SECOND, Tab
+from tests.helpers.polling import until
 
 SEAT = "8003"
 CALLER = "13900139031"

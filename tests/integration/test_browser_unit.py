@@ -11,10 +11,8 @@ from playwright.async_api import expect
 
 from hotline.tickets.model import Category, NewTicket, TicketStatus, Transition
 from recordings.qaauth import add_user
-from tests.integration import test_browser
-from tests.integration.test_browser import Tab
+from tests.helpers.browser import Tab
 
-browser, tab = test_browser.browser, test_browser.tab  # its fixtures: one Chromium, a fresh context per test
 pytestmark = pytest.mark.asterisk  # the `service` fixture runs against the session's Asterisk
 
 USER, PASSWORD = "unit-browser", "unit-password"

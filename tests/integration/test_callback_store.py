@@ -13,8 +13,7 @@ from hotline.callbacks.store import CallbackStore
 from hotline.db.models import CallbackRequestRow, CallbackTaskRow, CallRow
 from hotline.tickets import validate
 from hotline.tickets.model import Category, TicketStatus, Transition, Unit
-
-from .tickets_env import Env, at, env_fixture  # noqa: F401  (the `env` fixture)
+from tests.helpers.tickets_env import Env, at, env_fixture  # noqa: F401  (the `env` fixture)
 
 S = TicketStatus
 UNIT = Unit(None, "市住建局", "市直", ("057187001200",), (Category.COMPLAINT,), ("物业",), "")

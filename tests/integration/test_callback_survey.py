@@ -11,17 +11,15 @@ from typing import Any
 
 import pytest
 
-from ami_bridge.constants import TOPIC_DIALER, TOPIC_SEAT
 from hotline.demo import phones
 from hotline.service import Service
 from hotline.settings import Settings
-from tests import realparts
-
-from . import test_callbacks as cb
-from .test_callbacks import CITIZEN, Clock, at, dialer, post, ready_seat, replied_ticket, running, tear_down, wait_for
+from hotline.topics import TOPIC_DIALER, TOPIC_SEAT
+from tests.helpers import realparts
+from tests.helpers.callbacks import CITIZEN, Clock, at, dialer, post, ready_seat, replied_ticket, running, tear_down
+from tests.helpers.polling import wait_for
 
 pytestmark = pytest.mark.asterisk
-cb_settings = cb.cb_settings  # the fixture
 
 
 @pytest.fixture

@@ -4,118 +4,32 @@ trunk-citizens (127.0.0.1:27100), and a clock the test sets (so no test waits fo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import time
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from ami_bridge.constants import TOPIC_DIALER, TOPIC_SEAT
-from hotline.asterisk.instance import Instance
 from hotline.demo import phones
 from hotline.service import Service
 from hotline.settings import Settings
-from hotline.tickets import validate
-from hotline.tickets.model import Category, TicketStatus, Transition, Unit
+from hotline.tickets.model import TicketStatus
+from hotline.topics import TOPIC_DIALER, TOPIC_SEAT
 from recordings.paths import resolve
-from tests import realparts, talking
-
-from . import test_browser
-from .test_browser import SECOND, Tab
-from .test_real_call import wait_for
+from tests.helpers import realparts, talking
+from tests.helpers.browser import SECOND, Tab
+from tests.helpers.callbacks import CITIZEN, Clock, at, dialer, post, ready_seat, replied_ticket, running, tear_down
+from tests.helpers.polling import wait_for
 
 pytestmark = pytest.mark.asterisk
-browser, tab = test_browser.browser, test_browser.tab  # the headless Chromium fixtures
-SH = ZoneInfo("Asia/Shanghai")
 S = TicketStatus
-CITIZEN = "13800138000"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SH)
-
-
-class Clock:
-    """The dialer's clock, set by the test; a ticking one runs on from `now` in real time (the attempt's times
-    then measure the real talk)."""
-
-    def __init__(self, now: datetime, *, ticking: bool = False) -> None:
-        self.now, self.ticking, self._start = now, ticking, time.monotonic()
-
-    def __call__(self) -> datetime:
-        return self.now + timedelta(seconds=time.monotonic() - self._start) if self.ticking else self.now
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings, clock: Clock) -> AsyncIterator[Service]:
-    async with Service(settings) as svc:
-        assert svc.dialer is not None
-        svc.dialer.paused = True  # the test runs the planning rounds itself (tick)
-        svc.dialer.clock = svc.callbacks.clock = svc.tickets.clock = clock
-        await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
-        yield svc
-
-
-@pytest.fixture
-def cb_settings(asterisk: Instance, settings: Settings, tmp_path: Path) -> Settings:
-    db = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-    return settings.model_copy(
-        update={
-            "callbacks": True,
-            "database_url": db,
-            "ivr": False,
-            "survey": False,
-            "callback_trunk": "trunk-citizens",
-            "callback_ring_s": 8,
-            "callback_seat_ring_s": 8,
-        }
-    )
-
-
-def dialer(state: str) -> Any:
-    return lambda m: "attempt_id" in m and m.get("state") == state
-
-
-async def replied_ticket(svc: Service) -> dict[str, Any]:
-    unit = await svc.tickets.units.add(Unit(None, "市住建局", "市直", ("057187001200",), (Category.COMPLAINT,)))
-    body = {"caller_number": CITIZEN, "content": "小区电梯坏了一周", "category": "投诉举报", "seat": "8001"}
-    view = await svc.tickets.create(validate.new_ticket(body))
-    for move in (Transition(S.DISPATCHED, "8001", unit_id=unit.id), Transition(S.SIGNED, "unit"),
-                 Transition(S.REPLIED, "unit", comment="电梯已修复")):  # fmt: skip
-        view = await svc.tickets.transition(view["id"], move)
-    return view
-
-
-async def ready_seat(svc: Service, sub: Any, seat: str = "8001") -> None:
-    await svc.seats.login(seat)
-    await wait_for(sub, lambda m: m.get("seat") == seat and m.get("state") == "ready")
 
 
 async def channels(svc: Service) -> list[str]:
     frames = await svc.client.action_list("CoreShowChannels")
     return sorted(f.get("Channel") for f in frames if f.name == "CoreShowChannel")
-
-
-async def post(svc: Service, url: str, body: dict[str, Any], seat: str = "8001") -> tuple[int, dict[str, Any]]:
-    """POST as the seat (its own login)."""
-    headers = realparts.seat_headers(svc, seat)
-    async with aiohttp.ClientSession(headers=headers) as http, http.post(url, json=body) as resp:
-        return resp.status, await resp.json()
-
-
-async def tear_down(svc: Service, *phones_: Any) -> None:
-    await realparts.hang_up_all(svc.client)
-    for phone in phones_:
-        await phone.stop()
-    with contextlib.suppress(Exception):
-        await svc.seats.logout("8001")
 
 
 async def recording_of(svc: Service, attempt_id: str, timeout: float = 15) -> dict[str, Any]:

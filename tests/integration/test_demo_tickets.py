@@ -9,8 +9,7 @@ from collections import Counter
 
 from hotline.demo.driver import MATTERS, REPEAT_CALLERS, demo_caller, file_ticket
 from hotline.tickets.model import Category, Unit
-
-from .tickets_env import Env, env_fixture  # noqa: F401  (the `env` fixture)
+from tests.helpers.tickets_env import Env, env_fixture  # noqa: F401  (the `env` fixture)
 
 
 async def test_each_answered_call_gets_the_ticket_its_seat_would_file(env: Env) -> None:

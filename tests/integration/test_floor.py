@@ -13,22 +13,10 @@ import aiohttp
 import pytest
 
 from ami_bridge.constants import TOPIC_CALL
-from tests import realparts
-
-from .test_real_call import wait_for
+from tests.helpers import realparts
+from tests.helpers.polling import wait_for
 
 pytestmark = pytest.mark.asterisk
-
-
-async def floor_until(service: Any, predicate: Any, timeout: float = 10) -> dict[str, Any]:
-    """The floor view once `predicate` holds (the tracker follows the bus a few ms behind)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        view: dict[str, Any] = service.floor.view()
-        if predicate(view) or loop.time() > deadline:
-            return view
-        await asyncio.sleep(0.05)
 
 
 async def test_answer_after_three_seconds_is_within_two_rings_and_pushed_to_the_wallboard(

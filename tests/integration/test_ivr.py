@@ -17,18 +17,15 @@ import aiohttp
 import pytest
 
 from ami_bridge.client import AmiClient
-from ami_bridge.constants import TOPIC_CALL, TOPIC_THREEWAY
 from hotline.demo import phones
 from hotline.demo.phones import Phone
 from hotline.service import Service
 from hotline.settings import Settings
-from hotline.survey.store import TOPIC_SURVEY
 from hotline.tickets import validate
+from hotline.topics import TOPIC_CALL, TOPIC_SURVEY, TOPIC_THREEWAY
 from recordings.files import sox_duration
-from tests import realparts
-
-from .test_no_seat_free import frames_until
-from .test_real_call import wait_for
+from tests.helpers import realparts
+from tests.helpers.polling import frames_until, wait_for
 
 pytestmark = pytest.mark.asterisk
 

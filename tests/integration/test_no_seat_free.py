@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,27 +9,10 @@ import pytest
 
 from ami_bridge.client import AmiClient
 from ami_bridge.constants import TOPIC_CALL
-from ami_bridge.protocol import Frame
-from tests import realparts
-
-from .test_floor import floor_until
-from .test_real_call import wait_for
+from tests.helpers import realparts
+from tests.helpers.polling import floor_until, frames_until, wait_for
 
 pytestmark = pytest.mark.asterisk
-
-
-async def frames_until(client: AmiClient, predicate: Any, timeout: float) -> list[tuple[float, Frame]]:
-    """(loop time, frame) of every event up to and including the first that matches."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    seen: list[tuple[float, Frame]] = []
-    while True:
-        async with asyncio.timeout(max(0.01, deadline - loop.time())):
-            item = await client.stream.get()
-        if isinstance(item, Frame):
-            seen.append((loop.time(), item))
-            if predicate(item):
-                return seen
 
 
 async def test_every_seat_paused_the_caller_is_told_so_and_waits(service: Any, ami: AmiClient, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from hotline.asterisk.instance import seat_passwords
 from hotline.pops.history import MemoryHistory
-from tests import realparts
+from tests.helpers import realparts
 
 pytestmark = pytest.mark.asterisk
 

@@ -18,7 +18,8 @@ from hotline.asterisk.instance import seat_passwords
 from recordings.paths import resolve
 from recordings.qaauth import add_user
 from recordings.scoring import STANDARD_KEYS
-from tests.integration.test_recordings import answered_call, until
+from tests.helpers.polling import until
+from tests.helpers.recordings import answered_call
 
 pytestmark = pytest.mark.asterisk
 

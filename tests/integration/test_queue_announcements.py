@@ -17,9 +17,8 @@ import pytest
 from ami_bridge.client import AmiClient
 from ami_bridge.protocol import Frame
 from hotline.asterisk.instance import Instance
-from tests import realparts
-
-from .test_no_seat_free import frames_until
+from tests.helpers import realparts
+from tests.helpers.polling import frames_until
 
 pytestmark = pytest.mark.asterisk
 

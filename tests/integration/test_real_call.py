@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +9,10 @@ import aiohttp
 import pytest
 
 from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT, CallOutcome, CallState, LegRole, SeatState
-from tests import realparts
+from tests.helpers import realparts
+from tests.helpers.polling import wait_for
 
 pytestmark = pytest.mark.asterisk
-
-
-async def wait_for(sub: Any, predicate: Any, timeout: float = 30) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        _, message = await sub.get(timeout=max(0.01, deadline - loop.time()))
-        if predicate(message):
-            return message
 
 
 async def test_answered_call(service: Any, tmp_path: Path) -> None:

@@ -10,52 +10,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT
 from recordings.paths import RELATIVE, resolve
-from tests import realparts, talking
-
-from .test_real_call import wait_for
+from tests.helpers.polling import until
+from tests.helpers.recordings import answered_call, sox_seconds, soxi
 
 pytestmark = pytest.mark.asterisk
-
-
-async def until(check: Any, timeout: float = 15) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await check()
-        if result or loop.time() > deadline:
-            return result
-        await asyncio.sleep(0.2)
-
-
-async def seat_ready(service: Any, sub: Any, seat: str) -> None:
-    """The seat logs in over HTTP with its own token, and the bridge has it ready (`sub`: TOPIC_SEAT)."""
-    async with (
-        aiohttp.ClientSession(headers=realparts.seat_headers(service, seat)) as http,
-        http.post(f"{service.url}/api/seats/{seat}/login") as resp,
-    ):
-        assert resp.status == 200, await resp.text()
-    await wait_for(sub, lambda m: m.get("seat") == seat and m.get("state") == "ready" and "call_id" in m)
-
-
-async def answered_call(service: Any, seat: str, caller: str, hold_ms: int, tmp_path: Path) -> dict[str, Any]:
-    """A real citizen call answered by a real sipp seat; the ended call's message."""
-    async with service.bus.subscribe(TOPIC_CALL, TOPIC_SEAT) as sub:
-        await seat_ready(service, sub, seat)
-        phone = await realparts.seat_phone(seat, 1500, tmp_path)
-        citizen = await talking.citizen_talks(caller, hold_ms, tmp_path)
-        ended = await wait_for(sub, lambda m: m.get("caller_number") == caller and m.get("state") == "ended", 40)
-        assert await citizen.wait(10) == 0, citizen.errors()
-        assert await phone.wait(10) == 0, phone.errors()
-    return ended
-
-
-def soxi(option: str, path: Path) -> str:
-    return subprocess.run(["soxi", option, str(path)], capture_output=True, text=True, check=True).stdout
 
 
 def rms(path: Path, channel: int) -> float:
@@ -63,10 +24,6 @@ def rms(path: Path, channel: int) -> float:
     out = subprocess.run(["sox", str(path), "-n", "remix", str(channel), "stat"], capture_output=True, text=True,
                          check=True).stderr  # fmt: skip
     return float(next(line for line in out.splitlines() if line.startswith("RMS     amplitude")).split(":")[1])
-
-
-def sox_seconds(path: Path) -> float:
-    return float(soxi("-D", path))
 
 
 async def test_a_real_call_is_recorded_catalogued_and_a_deleted_file_flagged(service: Any, tmp_path: Path) -> None:

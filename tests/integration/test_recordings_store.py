@@ -17,7 +17,7 @@ from recordings.paths import relative_path
 from recordings.sampling import Reason
 from recordings.scoring import parse_sheet
 from recordings.service import RecordingService
-from tests.integration.conftest import recording_service
+from tests.helpers.recordings import recording_service
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 30)

@@ -21,8 +21,8 @@ from hotline.db.models import CallbackAttemptRow, CallbackTaskRow
 from hotline.db.store import Store
 from recordings.service import RecordingService
 from recordings.store import RecordingStore
-from tests import realparts
-from tests.integration.conftest import recording_service
+from tests.helpers import realparts
+from tests.helpers.recordings import recording_service
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ENDED_CALL, OPEN_CALL, ATTEMPT, UNKNOWN = "1764500000.11", "1764500000.12", "cb-1-1", "1764500000.13"

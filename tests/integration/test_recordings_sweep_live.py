@@ -18,10 +18,9 @@ from hotline.service import Service
 from hotline.settings import Settings
 from recordings import files, sweep
 from recordings.paths import resolve
-from tests import realparts, talking
-
-from .test_real_call import wait_for
-from .test_recordings import seat_ready, sox_seconds, until
+from tests.helpers import realparts, talking
+from tests.helpers.polling import until, wait_for
+from tests.helpers.recordings import seat_ready, sox_seconds
 
 pytestmark = pytest.mark.asterisk
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT, TOPIC_THREEWAY
 from hotline.demo import phones
+from hotline.topics import TOPIC_CALL, TOPIC_SEAT, TOPIC_THREEWAY
 from recordings.paths import resolve
-from tests import realparts, talking
-from tests.integration.test_recordings import until
-from tests.integration.test_threeway import UNIT, post, tw_state, wait_for
+from tests.helpers import realparts, talking
+from tests.helpers.polling import until, wait_for
+from tests.helpers.threeway import UNIT, post, tw_state
 
 pytestmark = pytest.mark.asterisk
 

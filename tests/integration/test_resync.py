@@ -11,9 +11,8 @@ import pytest
 
 from ami_bridge.constants import TOPIC_CALL, CallOutcome, CallState, SeatState
 from hotline.service import Service
-from tests import realparts
-
-from .test_real_call import wait_for
+from tests.helpers import realparts
+from tests.helpers.polling import wait_for
 
 pytestmark = pytest.mark.asterisk
 

@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 
 from ami_bridge.constants import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallOutcome, SeatState
-from tests import realparts
-
-from .test_floor import floor_until
-from .test_real_call import wait_for
+from tests.helpers import realparts
+from tests.helpers.polling import floor_until, wait_for
 
 pytestmark = pytest.mark.asterisk
 

@@ -6,17 +6,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT, TOPIC_THREEWAY
 from hotline.demo import phones
-from tests import realparts
-
-from .test_real_call import wait_for
+from hotline.topics import TOPIC_CALL, TOPIC_SEAT, TOPIC_THREEWAY
+from tests.helpers import realparts
+from tests.helpers.polling import wait_for
+from tests.helpers.threeway import UNIT, post, tw_state
 
 pytestmark = pytest.mark.asterisk
-UNIT = "057187001200"
 
 
 async def channels(service: Any) -> list[str]:
@@ -35,18 +33,6 @@ async def live_call(service: Any, sub: Any, tmp_path: Path, hold_ms: int = 60000
     citizen = await realparts.citizen_call("13800138000", hold_ms, tmp_path)
     talking = await wait_for(sub, lambda m: m.get("caller_number") == "13800138000" and m.get("state") == "talking")
     return talking["call_id"], seat, citizen
-
-
-async def post(service: Any, url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-    """POST as the seat of the URL (/api/seats/<seat>/...), with its own login."""
-    seat = url.split("/api/seats/")[1].split("/")[0]
-    headers = realparts.seat_headers(service, seat)
-    async with aiohttp.ClientSession(headers=headers) as http, http.post(url, json=body or {}) as resp:
-        return resp.status, await resp.json()
-
-
-def tw_state(*states: str) -> Any:
-    return lambda m: "attempt_id" in m and m.get("state") in states
 
 
 async def test_unit_answers_join_leave_unit_hangs_up(service: Any, tmp_path: Path) -> None:

@@ -12,9 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from hotline.tickets import http as tickets_http
-from tests import realparts
-
-from .tickets_env import Env, at, env_fixture, everything  # noqa: F401  (the `env` fixture)
+from tests.helpers import realparts
+from tests.helpers.tickets_env import Env, at, env_fixture, everything  # noqa: F401  (the `env` fixture)
 
 UNIT = {
     "name": "东湖区城市管理局", "area": "东湖区", "phones": ["0571-86102000", "13800571200"],

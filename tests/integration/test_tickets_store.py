@@ -20,8 +20,7 @@ from hotline.tickets.model import Category, TicketStatus, Transition, Unit, Urge
 from hotline.tickets.store import TicketClosed, TicketNotFound, history_query
 from hotline.tickets.unitstore import UnitConflict
 from hotline.tickets.validate import InvalidInput
-
-from .tickets_env import Env, at, env_fixture, everything  # noqa: F401  (the `env` fixture)
+from tests.helpers.tickets_env import Env, at, env_fixture, everything  # noqa: F401  (the `env` fixture)
 
 S = TicketStatus
 

@@ -21,8 +21,7 @@ from hotline.seats.auth import SeatAuth
 from hotline.tickets import http as tickets_http
 from hotline.units_portal import http as units_portal_http
 from recordings.qaauth import QaAuth, add_user
-
-from .tickets_env import Env, at, env_fixture  # noqa: F401  (the `env` fixture)
+from tests.helpers.tickets_env import Env, at, env_fixture  # noqa: F401  (the `env` fixture)
 
 KEY = b"0123456789abcdef0123456789abcdef"
 DONGHU = {"name": "东湖区住建局", "area": "东湖区", "phones": ["0571-86102000"], "categories": [], "topics": ["路灯"]}

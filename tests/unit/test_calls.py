@@ -10,8 +10,7 @@ import pytest
 from ami_bridge import events as ev
 from ami_bridge.calls import TRANSITIONS, CallBook, IllegalTransition
 from ami_bridge.constants import CallOutcome, CallState, LegRole, SeatState
-
-from .transcripts import events
+from tests.helpers.transcripts import events
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from ami_bridge.bridge import Bridge
-from ami_bridge.constants import TOPIC_CALL, TOPIC_POP, CallOutcome, CallState
+from ami_bridge.constants import CallOutcome, CallState
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import CallSnapshot
@@ -26,6 +26,7 @@ from hotline.pops.history import MemoryHistory
 from hotline.pops.service import PopService
 from hotline.seats.auth import SeatAuth
 from hotline.seats.http import add_routes
+from hotline.topics import TOPIC_CALL, TOPIC_POP
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 S = CallState

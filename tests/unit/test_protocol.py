@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ami_bridge.protocol import AmiParser, AmiProtocolError, FrameKind, encode_action
-
-from .transcripts import frames, wire_bytes
+from tests.helpers.transcripts import frames, wire_bytes
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 NAME_EVENT = (

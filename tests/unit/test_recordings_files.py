@@ -13,16 +13,9 @@ from recordings.checker import RecStatus, verdict
 from recordings.files import delete_strays, finalise, find, located, measure
 from recordings.formats import Format
 from recordings.paths import PathRefused, relative_path
+from tests.helpers.recordings import raw_tone
 
 DAY = date(2026, 11, 30)
-
-
-def raw_tone(raw: Path, seconds: float) -> None:
-    """A tone on the left (the caller), silence on the right (the seat), as MixMonitor D writes it: headerless
-    16-bit stereo at 8 kHz."""
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["sox", "-n", "-r", "8000", "-e", "signed-integer", "-b", "16", "-c", "2", "-t", "raw", str(raw),
-                    "synth", f"{seconds}", "sine", "440", "remix", "1", "0", "gain", "-3"], check=True)  # fmt: skip
 
 
 def soxi(path: Path) -> str:

@@ -16,9 +16,8 @@ from recordings import files
 from recordings.formats import Format
 from recordings.http import QaContext, add_routes
 from recordings.qaauth import QaAuth, add_user
-from tests.unit.test_recordings_files import raw_tone
+from tests.helpers.recordings import KEY, raw_tone
 
-KEY = b"0123456789abcdef0123456789abcdef"
 DAY = "2026/11/30"
 
 

@@ -28,8 +28,8 @@ from recordings.retention import Retention
 from recordings.sampling import Rule
 from recordings.service import RecordingConfig, RecordingService
 from recordings.store import RecordingStore
-from tests import realparts
-from tests.unit.test_recordings_files import raw_tone
+from tests.helpers import realparts
+from tests.helpers.recordings import raw_tone
 
 DAY = "2026/11/30"
 ANSWERED = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
@@ -96,7 +96,7 @@ async def test_an_old_wav_becomes_the_configured_ogg_and_is_served_so(service: R
 
     from recordings.http import QaContext, add_routes
     from recordings.qaauth import QaAuth, add_user
-    from tests.unit.test_recordings_http import KEY
+    from tests.helpers.recordings import KEY
 
     users = service.root.parent / "staff.json"
     add_user(users, "qa", "qa-password")

@@ -13,8 +13,7 @@ from ami_bridge.constants import SeatState
 from ami_bridge.ring_rule import PauseSeat, RingRule
 from ami_bridge.seats import SeatBook
 from ami_bridge.snapshots import MissSnapshot, SeatSnapshot
-
-from .transcripts import events
+from tests.helpers.transcripts import events
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

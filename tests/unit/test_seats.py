@@ -11,8 +11,7 @@ from ami_bridge import events as ev
 from ami_bridge.constants import SeatState
 from ami_bridge.seats import SeatBook
 from ami_bridge.snapshots import SeatSnapshot
-
-from .transcripts import events
+from tests.helpers.transcripts import events
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -10,7 +10,8 @@ from hotline.bus import InProcessBus
 from hotline.db.store import Store
 from hotline.settings import load_settings
 from hotline.survey.service import Ivr
-from hotline.survey.store import TOPIC_SURVEY, SurveyResult
+from hotline.survey.store import SurveyResult
+from hotline.topics import TOPIC_SURVEY
 
 
 def result(call_id: str, seat: str | None) -> SurveyResult:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ami_bridge import threeway as tw
-from ami_bridge.threeway import Attempt, TwCommand, TwEvent, TwState
+from hotline.threeway import machine as tw
+from hotline.threeway.machine import Attempt, TwCommand, TwEvent, TwState
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ami_bridge.protocol import Frame, FrameKind
-from ami_bridge.threeway import Attempt, TwState
+from hotline.threeway.machine import Attempt, TwState
 from hotline.threeway.service import ThreewayConfig, ThreewayService, _Session
 
 UNIT_CHANNEL = "PJSIP/trunk-out-00000011"

@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from ami_bridge.threeway import Attempt, TwCommand, TwState
 from hotline.access import ACCESS, Access, guard
 from hotline.seats import tokens
 from hotline.seats.auth import SEAT_AUTH, SeatAuth
 from hotline.threeway.http import add_routes
+from hotline.threeway.machine import Attempt, TwCommand, TwState
 from recordings.qaauth import QaAuth
 
 KEY = b"0123456789abcdef0123456789abcdef"

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from hotline.demo import phones
 from hotline.demo.phones import Phone, voice_file
-
-from . import realparts
+from tests.helpers import realparts
 
 __all__ = ["called_citizen_talks", "citizen_talks", "voice_file"]
 

@@ -22,7 +22,7 @@ from hotline.seats import tokens
 from hotline.settings import Settings, load_settings
 from recordings.qaauth import add_user, load_users
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent
 AMI_PORT = 15038
 SIP_PORT = 15060
 AGI_PORT = 14573

@@ -1,0 +1,42 @@
+"""What the bridge needs from the layers above it, as protocols it defines (ports).
+
+The bridge knows Asterisk only. It hands every snapshot to a `Publisher` (hotline's bus satisfies it) and keeps
+the record through a `SnapshotSink` (hotline's database store satisfies it); neither is imported here, so
+`ami_bridge/` imports nothing from `hotline/`, `ivr/` or `recordings/` (enforced by import-linter, see
+pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from .snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
+
+
+class Publisher(Protocol):
+    """Where snapshots go the moment they change (the bus)."""
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+
+
+class SnapshotSink(Protocol):
+    """Where the record of calls, seats and misses is kept (the database), behind the write-behind."""
+
+    async def save(
+        self,
+        calls: Sequence[CallSnapshot] = (),
+        seats: Sequence[tuple[SeatSnapshot, bool]] = (),
+        misses: Sequence[MissSnapshot] = (),
+    ) -> None:
+        """Save one batch in one transaction; seats come with whether the seat is logged in."""
+        ...
+
+    async def seats(self) -> list[SeatSnapshot]:
+        """Every seat as last saved (the bridge restores misses in a row and wrap-up from it)."""
+        ...
+
+    async def close_unfinished(self, live: set[str], since: datetime) -> list[CallSnapshot]:
+        """End the calls kept as live since `since` that are not in `live`; returns them, ended."""
+        ...

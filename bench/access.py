@@ -28,6 +28,7 @@ from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from hotline.access import ACCESS, Access, Need, check, guard, rule_of
 from hotline.bus import InProcessBus
+from hotline.live import BridgeLive
 from hotline.pops.current import MemoryPops
 from hotline.seats import http as seats_http
 from hotline.seats import tokens
@@ -65,7 +66,7 @@ def app_for(access: Access | None) -> web.Application:
     if access:
         app[ACCESS] = access
     control = SeatControl(None, "hotline", ("小休",))  # type: ignore[arg-type]
-    seats_http.add_routes(app, control, bridge, bus, auth=access.seats if access else SeatAuth(KEY, {}),
+    seats_http.add_routes(app, control, BridgeLive(bridge), bus, auth=access.seats if access else SeatAuth(KEY, {}),
                           pops=MemoryPops())  # fmt: skip
     return app
 

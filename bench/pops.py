@@ -51,6 +51,7 @@ from ami_bridge.protocol import AmiParser
 from ami_bridge.seat_control import SeatControl
 from hotline.bus import Bus, InProcessBus, RedisBus
 from hotline.db.store import Store
+from hotline.live import BridgeLive
 from hotline.pops.service import PopService, beside_bridge
 from hotline.seats import http as seats_http
 from hotline.seats.auth import SeatAuth
@@ -302,7 +303,8 @@ async def server(bus: Bus, history: Any, store: Store | None) -> AsyncIterator[t
     await bridge.start()
     auth = SeatAuth(uuid.uuid4().bytes * 2, {seat: f"pw-{seat}" for seat in SEATS})
     app = web.Application()
-    seats_http.add_routes(app, SeatControl(None, "hotline", ("小休",)), bridge, bus, auth=auth, pops=current)  # type: ignore[arg-type]
+    control = SeatControl(None, "hotline", ("小休",))  # type: ignore[arg-type]
+    seats_http.add_routes(app, control, BridgeLive(bridge), bus, auth=auth, pops=current)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -383,6 +385,7 @@ async def history_source(
     """(the History, what it is, a pool to close) for `kind`: "store" (the real TicketStore) or "table"."""
     if kind == "store":
         try:
+            from hotline import casefile
             from hotline.tickets.store import TicketStore
             from hotline.workdays import WorkCalendar
 
@@ -390,7 +393,7 @@ async def history_source(
             size = await conn.fetchval(f"SELECT pg_size_pretty(pg_total_relation_size('\"{schema}_store\".tickets'))")
             what = (f"the ticket store (hotline/tickets TicketStore, SQLAlchemy, the bridge's engine): {TICKETS:,} "
                     f"past tickets ({size} with indexes), made in {took:.1f} s; it keeps no callbacks yet")  # fmt: skip
-            return TicketStore(store.engine, WorkCalendar.load()), what, None
+            return casefile.wire(TicketStore(store.engine, WorkCalendar.load())), what, None
         except Exception as exc:  # the ticket store's schema moved on: say so and use the table
             print(f"NOTE: could not fill the ticket store's tables ({type(exc).__name__}: {exc}); using a table")
     took = await make_tickets(conn, schema)

@@ -26,6 +26,7 @@ from recordings.sampling import Rule
 from recordings.service import RecordingConfig, RecordingService
 from recordings.store import RecordingStore
 
+from . import casefile
 from .asterisk.instance import Instance, ami_secret
 from .asterisk.provision import ProvisionError, find_or_provision
 from .bus import Bus, make_bus
@@ -35,6 +36,7 @@ from .callbacks.store import CallbackStore
 from .db.store import Store
 from .floor.service import FloorService
 from .floor.stats import Targets
+from .live import BridgeLive
 from .pops.current import CurrentPops
 from .pops.history import History, NoHistory
 from .pops.service import PopService, beside_bridge
@@ -143,8 +145,9 @@ class Service:
         self.auth = SeatAuth.from_settings(s)
         self.staff = staff = QaAuth(session_key(s.state_dir), s.qa_users_path, ttl_s=s.qa_session_s)  # QA, 班长
         app = make_app(
-            self.bridge, self.bus, self.store, self.seats, self.floor, auth=self.auth, pops=self.current_pops,
-            tickets=self.tickets, threeway=self.threeway, callbacks=self.callbacks, callback_survey=s.callback_survey,
+            BridgeLive(self.bridge), self.bus, self.store, self.seats, self.floor, auth=self.auth,
+            pops=self.current_pops, tickets=self.tickets, threeway=self.threeway, callbacks=self.callbacks,
+            callback_survey=s.callback_survey,
             qa=QaContext(self.recordings, staff, self.auth, s.qa_teams), staff=staff,
         )  # fmt: skip
         self._runner = web.AppRunner(app, access_log=None)
@@ -167,7 +170,7 @@ class Service:
         for warning in self.calendar.status(today)["warnings"]:
             log.warning("WORKING-DAY CALENDAR: %s", warning)
         policy, _ = callback_settings(s)
-        self.tickets = TicketStore(self.store.engine, self.calendar, callbacks=policy)
+        self.tickets = casefile.wire(TicketStore(self.store.engine, self.calendar), policy)
         self.callbacks = CallbackStore(self.store.engine, self.calendar, policy)
         if await self.tickets.units.count() == 0:
             loaded = await self.tickets.units.seed(load_units(s.units_file))

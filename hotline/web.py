@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ami_bridge.bridge import Bridge
 from ami_bridge.client import AmiDisconnected, AmiError
 from ami_bridge.seat_control import SeatControl, SeatInputError
 from hotline.topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
@@ -32,6 +31,7 @@ from .db.store import Store
 from .floor import http as floor_http
 from .floor.http import FLOOR
 from .floor.service import FloorService
+from .live import LiveState
 from .pops.current import CurrentPops
 from .seats import http as seats_http
 from .seats.auth import SeatAuth
@@ -44,7 +44,7 @@ from .units_portal import http as units_portal_http
 
 log = logging.getLogger(__name__)
 
-BRIDGE: web.AppKey[Bridge] = web.AppKey("bridge", Bridge)
+LIVE: web.AppKey[LiveState] = web.AppKey("live", LiveState)
 BUS: web.AppKey[Bus] = web.AppKey("bus", object)  # type: ignore[arg-type]
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -66,32 +66,30 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def health(request: web.Request) -> web.Response:
-    bridge = request.app[BRIDGE]
-    up = bridge.client.connected.is_set() and bridge.resynced.is_set()
-    stats = bridge.stats
+    link = request.app[LIVE].link()
+    stats = link.stats
     body = {
-        "ami": "up" if bridge.client.connected.is_set() else "down",
-        "resynced": bridge.resynced.is_set(),
-        "ami_address": bridge.client.address,
-        "connections": bridge.client.connections,
+        "ami": "up" if link.ami_up else "down",
+        "resynced": link.resynced,
+        "ami_address": link.address,
+        "connections": link.connections,
         "resyncs": stats.resyncs,
         "last_resync_ms": None if stats.last_resync_s is None else round(stats.last_resync_s * 1000, 1),
         "events": stats.events,
         "illegal_events": stats.illegal,
     }
-    return web.json_response(body, status=200 if up else 503)
+    return web.json_response(body, status=200 if link.up else 503)
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    bridge = request.app[BRIDGE]
-    live = [c.to_json() for c in bridge.calls.active()]
+    live = [c.to_json() for c in request.app[LIVE].calls()]
     recent = [c.to_json() for c in await request.app[STORE].recent_calls(limit=50)]
     return web.json_response({"live": live, "recent": recent}, dumps=dumps)
 
 
 async def get_call(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
-    snap = request.app[BRIDGE].calls.get(call_id) or await request.app[STORE].get_call(call_id)
+    snap = request.app[LIVE].call(call_id) or await request.app[STORE].get_call(call_id)
     if snap is None:
         raise ApiError(404, "call-not-found", f"no call with id {call_id!r}", call_id=call_id)
     survey = await SurveyStore(request.app[STORE].engine).get(call_id)  # the caller's rating, after the seat
@@ -103,14 +101,14 @@ async def floor_ws(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     track_websocket(request, ws)
-    bridge = request.app[BRIDGE]
+    live = request.app[LIVE]
     async with request.app[BUS].subscribe(TOPIC_CALL, TOPIC_SEAT, TOPIC_MISS, TOPIC_FLOOR, TOPIC_BRIDGE) as sub:
         await ws.send_str(
             dumps(
                 {
                     "topic": "snapshot",
-                    "calls": [c.to_json() for c in bridge.calls.active()],
-                    "seats": [s.to_json() for s in bridge.seats.all()],
+                    "calls": [c.to_json() for c in live.calls()],
+                    "seats": [s.to_json() for s in live.seats()],
                     "floor": request.app[FLOOR].view(),
                 }
             )
@@ -140,7 +138,7 @@ async def index(request: web.Request) -> web.FileResponse:
 
 
 def make_app(
-    bridge: Bridge,
+    live: LiveState,
     bus: Bus,
     store: Store,
     seats: SeatControl,
@@ -157,7 +155,7 @@ def make_app(
     staff: QaAuth,
 ) -> web.Application:
     app = web.Application(middlewares=[errors, guard])
-    app[BRIDGE], app[BUS], app[STORE] = bridge, bus, store
+    app[LIVE], app[BUS], app[STORE] = live, bus, store
     app[ACCESS] = Access(auth, staff)
     close_websockets_on_shutdown(app)
     if extra_ctx is not None:
@@ -167,10 +165,10 @@ def make_app(
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/api/calls/{call_id}", get_call)
     app.router.add_get("/ws/floor", floor_ws)
-    floor_http.add_routes(app, floor, bridge, store)
+    floor_http.add_routes(app, floor, live, store)
     if threeway is not None:  # before the seat actions' /api/seats/{seat}/{action}
         threeway_http.add_routes(app, threeway)
-    seats_http.add_routes(app, seats, bridge, bus, auth=auth, pops=pops)
+    seats_http.add_routes(app, seats, live, bus, auth=auth, pops=pops)
     if tickets is not None:
         tickets_http.add_routes(app, tickets)
         units_portal_http.add_routes(app, tickets)

@@ -423,3 +423,11 @@ def _attempt(a: CallbackAttemptRow) -> dict[str, Any]:
         "answered_at": iso_utc(a.answered_at), "ended_at": iso_utc(a.ended_at), "outcome": a.outcome,
         "dial_status": a.dial_status,
     }  # fmt: skip
+
+
+async def for_ticket(session: AsyncSession, ticket_id: int, call_ids: list[str]) -> list[dict[str, Any]]:
+    """The ticket's part of its case file: its 回访 tasks, one per unit reply."""
+    rows = await session.scalars(
+        select(CallbackTaskRow).where(CallbackTaskRow.ticket_id == ticket_id).order_by(CallbackTaskRow.id)
+    )
+    return [brief(c) for c in rows]

@@ -8,16 +8,15 @@ from datetime import date
 
 from aiohttp import web
 
-from ami_bridge.bridge import Bridge
-
 from ..api import ApiError, dumps
 from ..db.store import Store
+from ..live import LiveState
 from .metrics import render
 from .service import IVR_MARGIN, FloorService
 from .stats import daily_report, day_bounds, report_csv_rows
 
 FLOOR: web.AppKey[FloorService] = web.AppKey("floor", FloorService)
-FLOOR_BRIDGE: web.AppKey[Bridge] = web.AppKey("floor_bridge", Bridge)
+FLOOR_LIVE: web.AppKey[LiveState] = web.AppKey("floor_live", LiveState)
 FLOOR_STORE: web.AppKey[Store] = web.AppKey("floor_store", Store)
 
 
@@ -59,14 +58,13 @@ async def daily(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    bridge = request.app[FLOOR_BRIDGE]
-    up = bridge.client.connected.is_set() and bridge.resynced.is_set()
-    body = render(request.app[FLOOR].view(), bridge.stats, up)
+    link = request.app[FLOOR_LIVE].link()
+    body = render(request.app[FLOOR].view(), link.stats, link.up)
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-def add_routes(app: web.Application, floor: FloorService, bridge: Bridge, store: Store) -> None:
-    app[FLOOR], app[FLOOR_BRIDGE], app[FLOOR_STORE] = floor, bridge, store
+def add_routes(app: web.Application, floor: FloorService, live: LiveState, store: Store) -> None:
+    app[FLOOR], app[FLOOR_LIVE], app[FLOOR_STORE] = floor, live, store
     app.router.add_get("/api/floor", get_floor)
     app.router.add_get("/api/reports/daily", daily)
     app.router.add_get("/metrics", metrics)

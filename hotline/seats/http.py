@@ -27,7 +27,6 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ami_bridge.bridge import Bridge
 from ami_bridge.constants import AutoAnswer, LegRole, SeatState
 from ami_bridge.seat_control import SeatControl, SeatInputError, check_seat
 from ami_bridge.snapshots import SeatSnapshot
@@ -35,6 +34,7 @@ from hotline.topics import TOPIC_MISS, TOPIC_POP
 
 from ..api import ApiError, close_websockets_on_shutdown, dumps, json_body, track_websocket
 from ..bus import Bus, BusError
+from ..live import LiveState
 from ..pops.current import CurrentPops, PopJson
 from . import auth as seat_auth
 from .auth import SEAT_AUTH, SeatAuth, token_of
@@ -43,7 +43,7 @@ from .feed import Inbox, SeatFeed
 log = logging.getLogger(__name__)
 
 SEAT_CONTROL: web.AppKey[SeatControl] = web.AppKey("seat_control", SeatControl)
-SEAT_BRIDGE: web.AppKey[Bridge] = web.AppKey("seat_bridge", Bridge)
+SEAT_LIVE: web.AppKey[LiveState] = web.AppKey("seat_live", LiveState)
 SEAT_FEED: web.AppKey[SeatFeed] = web.AppKey("seat_feed", SeatFeed)
 SEAT_POPS: web.AppKey[CurrentPops] = web.AppKey("seat_pops", object)  # type: ignore[arg-type]
 PAGE = Path(__file__).resolve().parent.parent / "static" / "seat.html"
@@ -55,7 +55,7 @@ async def seat_page(request: web.Request) -> web.FileResponse:
 
 
 async def list_seats(request: web.Request) -> web.Response:
-    return web.json_response([s.to_json() for s in request.app[SEAT_BRIDGE].seats.all()], dumps=dumps)
+    return web.json_response([s.to_json() for s in request.app[SEAT_LIVE].seats()], dumps=dumps)
 
 
 async def pause_reasons(request: web.Request) -> web.Response:
@@ -82,7 +82,7 @@ async def seat_action(request: web.Request) -> web.Response:
             )
         await control.pause(seat, reason)
     elif action == "hangup":
-        channel = seat_channel(request.app[SEAT_BRIDGE], seat)
+        channel = seat_channel(request.app[SEAT_LIVE], seat)
         if channel is None:
             raise ApiError(409, "no-live-call", f"seat {seat} has no call to hang up", seat=seat)
         await control.hang_up(seat, channel)
@@ -91,10 +91,10 @@ async def seat_action(request: web.Request) -> web.Response:
     return web.json_response({"seat": seat, "done": action})
 
 
-def seat_channel(bridge: Bridge, seat: str) -> str | None:
+def seat_channel(live: LiveState, seat: str) -> str | None:
     """The seat's own live channel of the call ringing or connected there (its phone's leg)."""
-    snap = bridge.seats.get(seat)
-    call = bridge.calls.get(snap.call_id) if snap is not None and snap.call_id else None
+    snap = live.seat(seat)
+    call = live.call(snap.call_id) if snap is not None and snap.call_id else None
     if call is None:
         return None
     legs = [leg for leg in call.legs if leg.role is LegRole.SEAT and leg.ended_at is None]
@@ -132,7 +132,7 @@ async def seat_ws(request: web.Request) -> web.WebSocketResponse:
     except ApiError:
         log.warning("seat %s: page refused (no valid token for this seat) from %s", seat, request.remote)
         raise
-    bridge = request.app[SEAT_BRIDGE]
+    live = request.app[SEAT_LIVE]
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     track_websocket(request, ws)
@@ -140,12 +140,12 @@ async def seat_ws(request: web.Request) -> web.WebSocketResponse:
     try:
         async with request.app[SEAT_FEED].listen(seat) as inbox:
             pop = await _current_pop(request.app, seat)
-            snapshot = {"topic": "snapshot", "seat": seat_view(bridge, seat), **_reasons(request.app), "pop": pop}
+            snapshot = {"topic": "snapshot", "seat": seat_view(live, seat), **_reasons(request.app), "pop": pop}
             await ws.send_str(dumps(snapshot))
             if pop is not None:
                 log.info("seat %s: page given its current pop again (call %s, %s)", seat, pop.get("call_id"),
                          pop.get("state"))  # fmt: skip
-            pump = asyncio.create_task(_pump(inbox, ws, bridge, seat), name=f"seat-ws {seat}")
+            pump = asyncio.create_task(_pump(inbox, ws, live, seat), name=f"seat-ws {seat}")
             try:
                 async with asyncio.timeout_at(_loop_time_at(claims.expires)):
                     async for msg in ws:
@@ -178,7 +178,7 @@ async def _current_pop(app: web.Application, seat: str) -> PopJson | None:
         return None
 
 
-async def _pump(inbox: Inbox, ws: web.WebSocketResponse, bridge: Bridge, seat: str) -> None:
+async def _pump(inbox: Inbox, ws: web.WebSocketResponse, live: LiveState, seat: str) -> None:
     dropped = 0
     async for topic, message in inbox:
         if topic == TOPIC_POP:
@@ -186,7 +186,7 @@ async def _pump(inbox: Inbox, ws: web.WebSocketResponse, bridge: Bridge, seat: s
             log.info("seat %s: pop for call %s (%s, rev %s) to the page", seat, message.get("call_id"),
                      message.get("state"), message.get("rev"))  # fmt: skip
         else:
-            out = {"topic": topic, **message, "caller_number": _caller(bridge, seat, message.get("call_id"))}
+            out = {"topic": topic, **message, "caller_number": _caller(live, seat, message.get("call_id"))}
         if topic == TOPIC_MISS:
             log.info("seat %s: telling the page it missed call %s", seat, message.get("call_id"))
         if inbox.dropped != dropped:
@@ -199,29 +199,29 @@ async def _pump(inbox: Inbox, ws: web.WebSocketResponse, bridge: Bridge, seat: s
             return  # the page went away; the handler's loop ends and cleans up
 
 
-def seat_view(bridge: Bridge, seat: str) -> dict[str, Any]:
+def seat_view(live: LiveState, seat: str) -> dict[str, Any]:
     """The seat's snapshot (a logged-out one if the bridge has never seen it) with the caller's number."""
-    snap = bridge.seats.get(seat) or SeatSnapshot(seat, SeatState.LOGGED_OUT)
-    return {**snap.to_json(), "caller_number": _caller(bridge, seat, snap.call_id)}
+    snap = live.seat(seat) or SeatSnapshot(seat, SeatState.LOGGED_OUT)
+    return {**snap.to_json(), "caller_number": _caller(live, seat, snap.call_id)}
 
 
-def _caller(bridge: Bridge, seat: str, call_id: str | None) -> str | None:
+def _caller(live: LiveState, seat: str, call_id: str | None) -> str | None:
     """The citizen's number of the call ringing or connected at `seat`, when the bridge knows it."""
     if not call_id:
         return None
-    call = bridge.calls.get(call_id) or next((c for c in bridge.calls.active() if c.seat == seat), None)
+    call = live.call(call_id) or next((c for c in live.calls() if c.seat == seat), None)
     return call.caller_number if call else None
 
 
 def _reasons(app: web.Application) -> dict[str, Any]:
-    return {"pause_reasons": list(app[SEAT_CONTROL].pause_reasons), "miss_reason": app[SEAT_BRIDGE].rule.reason}
+    return {"pause_reasons": list(app[SEAT_CONTROL].pause_reasons), "miss_reason": app[SEAT_LIVE].miss_reason}
 
 
 def add_routes(
-    app: web.Application, control: SeatControl, bridge: Bridge, bus: Bus, *, auth: SeatAuth, pops: CurrentPops
+    app: web.Application, control: SeatControl, live: LiveState, bus: Bus, *, auth: SeatAuth, pops: CurrentPops
 ) -> None:
     feed = SeatFeed(bus)
-    app[SEAT_CONTROL], app[SEAT_BRIDGE], app[SEAT_FEED], app[SEAT_POPS] = control, bridge, feed, pops
+    app[SEAT_CONTROL], app[SEAT_LIVE], app[SEAT_FEED], app[SEAT_POPS] = control, live, feed, pops
 
     async def close_feed(_: web.Application) -> None:
         await feed.close()

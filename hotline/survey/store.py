@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ivr.reports import CallbackRequest, SurveyResult
 
@@ -89,3 +90,11 @@ def survey_of_row(row: SurveyResultRow) -> SurveyResult:
         row.call_id, row.seat, row.queue, row.caller_number, row.scale, row.level, row.label, row.satisfied,
         row.reason, row.at,
     )  # fmt: skip
+
+
+async def for_ticket(session: AsyncSession, ticket_id: int, call_ids: list[str]) -> list[dict[str, Any]]:
+    """The ticket's part of its case file: the caller's rating (满意度) of each of its calls, as the IVR stored it."""
+    rows = await session.scalars(
+        select(SurveyResultRow).where(SurveyResultRow.call_id.in_(call_ids)).order_by(SurveyResultRow.at)
+    )
+    return [survey_of_row(r).to_json() for r in rows]

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.db.models import ThreewayAttemptRow
 from hotline.threeway.machine import Attempt
@@ -79,3 +79,13 @@ def row_json(row: ThreewayAttemptRow) -> dict[str, Any]:
         value = getattr(row, name)
         out[name] = value.isoformat() if hasattr(value, "isoformat") else value
     return out
+
+
+async def for_ticket(session: AsyncSession, ticket_id: int, call_ids: list[str]) -> list[dict[str, Any]]:
+    """The ticket's part of its case file: the three-way call attempts (三方通话) on its calls."""
+    rows = await session.scalars(
+        select(ThreewayAttemptRow)
+        .where(ThreewayAttemptRow.call_id.in_(call_ids))
+        .order_by(ThreewayAttemptRow.requested_at)
+    )
+    return [row_json(a) for a in rows]

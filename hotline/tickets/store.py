@@ -11,7 +11,7 @@ or, when anything is refused, nothing is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,22 +20,15 @@ from sqlalchemy import Integer, Select, String, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ..callbacks.schedule import Policy
-from ..callbacks.store import add_reply_task
-from ..callbacks.store import brief as callback_json
 from ..db.models import (
     CallbackTaskRow,
     CallRow,
-    SurveyResultRow,
-    ThreewayAttemptRow,
     TicketCallRow,
     TicketEventRow,
     TicketRow,
     UnitRow,
     iso_utc,
 )
-from ..survey.store import survey_of_row
-from ..threeway.records import row_json as threeway_json
 from ..workdays import WorkCalendar
 from . import board, deadlines, lifecycle
 from .model import Category, NewTicket, Ticket, TicketStatus, Transition, Urgency
@@ -44,6 +37,12 @@ from .validate import InvalidInput, guided_label, normalise_phone
 
 SHORT_CONTENT = 40  # characters of a ticket's content in a caller's history
 Clock = Callable[[], datetime]
+# What another feature adds to a ticket's view (its case file): the ticket's id and its calls' ids in, JSON-ready
+# items out, read in the view's own session. hotline/casefile.py registers them (three-way, surveys, 回访).
+Part = Callable[[AsyncSession, int, list[str]], Awaitable[list[dict[str, Any]]]]
+# What another feature does when a unit replies (反馈), inside the reply's own transaction: the ticket's row, the
+# id of the reply's event, now. hotline/casefile.py registers the 回访 task.
+OnReply = Callable[[AsyncSession, TicketRow, int, datetime], None]
 
 
 class TicketNotFound(LookupError):
@@ -61,11 +60,10 @@ def _now() -> datetime:
 
 
 class TicketStore:
-    def __init__(
-        self, engine: AsyncEngine, calendar: WorkCalendar, *, clock: Clock = _now, callbacks: Policy | None = None
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, calendar: WorkCalendar, *, clock: Clock = _now) -> None:
         self.engine, self.calendar, self.clock = engine, calendar, clock
-        self.callbacks = callbacks or Policy()  # the 回访 rules: a reply (反馈) creates a callback task
+        self.parts: dict[str, Part] = {}  # name in the view -> its reader, in the order they were added
+        self.on_reply: list[OnReply] = []
         self._session = async_sessionmaker(engine, expire_on_commit=False)
         self.units = UnitDirectory(engine, clock)
 
@@ -180,8 +178,9 @@ class TicketStore:
                     raise InvalidInput.one("unit_id", f"no unit with id {move.unit_id}; see GET /api/units")
             after = lifecycle.apply(_ticket(row), move, now, self.calendar)
             event = await self._write(session, row, after, move, now)
-            if after.status is TicketStatus.REPLIED:  # the unit replied: the citizen is called back (回访)
-                add_reply_task(session, row, event.id, now, self.calendar, self.callbacks)
+            if after.status is TicketStatus.REPLIED:  # the unit replied: e.g. the citizen is called back (回访)
+                for hook in self.on_reply:
+                    hook(session, row, event.id, now)
                 await session.flush()
             view = await self._view(session, row)
         if after.status is TicketStatus.DISPATCHED and after.urgency is Urgency.EMERGENCY and unit is not None:
@@ -274,17 +273,7 @@ class TicketStore:
         )
         ticket, now = _ticket(row), self.clock()
         call_ids = list(calls)
-        threeway = await session.scalars(  # three-way call attempts (三方通话) on the ticket's calls
-            select(ThreewayAttemptRow)
-            .where(ThreewayAttemptRow.call_id.in_(call_ids))
-            .order_by(ThreewayAttemptRow.requested_at)
-        )
-        surveys = await session.scalars(  # the caller's rating (满意度) of each call, as the IVR stored it
-            select(SurveyResultRow).where(SurveyResultRow.call_id.in_(call_ids)).order_by(SurveyResultRow.at)
-        )
-        callbacks = await session.scalars(  # 回访 tasks, one per unit reply
-            select(CallbackTaskRow).where(CallbackTaskRow.ticket_id == row.id).order_by(CallbackTaskRow.id)
-        )
+        parts = {name: await read(session, row.id, call_ids) for name, read in self.parts.items()}
         return {
             "id": row.id, "status": row.status, "category": row.category, "urgency": row.urgency,
             "convenience": row.convenience, "caller_number": row.caller_number, "caller_name": row.caller_name,
@@ -296,9 +285,7 @@ class TicketStore:
             "deadline": self.deadline_of(row), "overdue": row.deadline_at is not None and ticket.is_open
             and now > row.deadline_at, "redo_count": row.redo_count, "is_open": ticket.is_open,
             "calls": call_ids, "events": [_event(e) for e in events],
-            "threeway": [threeway_json(a) for a in threeway],
-            "surveys": [survey_of_row(r).to_json() for r in surveys],
-            "callbacks": [callback_json(c) for c in callbacks],
+            **parts,
             "allowed": [s.value for s in lifecycle.allowed(ticket, now, self.calendar)],
             "editable": sorted(lifecycle.editable(ticket.status)),
         }  # fmt: skip

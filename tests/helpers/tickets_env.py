@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from hotline import casefile
 from hotline.db.models import TicketCallRow, TicketEventRow, TicketRow, UnitRow
 from hotline.db.store import Store
 from hotline.tickets.store import TicketStore
@@ -46,7 +47,7 @@ async def env_fixture(store: Store) -> AsyncIterator[Env]:
     """The ticket store over the migrated `store` fixture (tests/integration/conftest.py): SQLite, then a
     PostgreSQL schema of its own."""
     clock = Clock(at("2026-11-25 10:00"))
-    yield Env(store, TicketStore(store.engine, WorkCalendar.load(), clock=clock), clock)
+    yield Env(store, casefile.wire(TicketStore(store.engine, WorkCalendar.load(), clock=clock)), clock)
 
 
 async def everything(env: Env) -> dict[str, list[tuple[Any, ...]]]:

@@ -21,6 +21,7 @@ from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import CallSnapshot
 from hotline.bus import InProcessBus, Subscription
+from hotline.live import BridgeLive
 from hotline.pops.current import MemoryPops
 from hotline.pops.history import MemoryHistory
 from hotline.pops.service import PopService
@@ -73,7 +74,7 @@ async def floor() -> AsyncIterator[Floor]:
     await service.start()
     bridge = Bridge(client=None, bus=bus, rule=RingRule())  # type: ignore[arg-type]
     app = web.Application()
-    add_routes(app, SeatControl(None, "hotline", ("小休",)), bridge, bus, auth=AUTH, pops=current)  # type: ignore[arg-type]
+    add_routes(app, SeatControl(None, "hotline", ("小休",)), BridgeLive(bridge), bus, auth=AUTH, pops=current)  # type: ignore[arg-type]
     try:
         async with TestClient(TestServer(app)) as client:
             yield Floor(bus, history, current, service, client)

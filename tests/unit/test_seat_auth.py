@@ -19,6 +19,7 @@ from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from hotline.access import ACCESS, Access, guard
 from hotline.bus import InProcessBus
+from hotline.live import BridgeLive
 from hotline.pops.current import MemoryPops
 from hotline.seats import tokens
 from hotline.seats.auth import SeatAuth, session_key
@@ -82,7 +83,7 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     app = web.Application(middlewares=[guard])
     auth = SeatAuth(KEY, PASSWORDS, ttl_s=3600)
     app[ACCESS] = Access(auth, QaAuth(KEY, tmp_path / "staff.json"))
-    add_routes(app, SeatControl(None, "hotline", ("小休",)), bridge, bus, auth=auth, pops=MemoryPops())  # type: ignore[arg-type]
+    add_routes(app, SeatControl(None, "hotline", ("小休",)), BridgeLive(bridge), bus, auth=auth, pops=MemoryPops())  # type: ignore[arg-type]
     async with TestClient(TestServer(app)) as c:
         yield c
 

@@ -19,6 +19,7 @@ from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import SeatSnapshot
 from hotline.bus import InProcessBus
+from hotline.live import BridgeLive
 from hotline.pops.current import MemoryPops
 from hotline.seats.auth import SeatAuth
 from hotline.seats.http import add_routes
@@ -39,7 +40,7 @@ async def served() -> AsyncIterator[tuple[TestClient[Any, Any], InProcessBus]]:
     bridge.seats.restore([SeatSnapshot("8001", SeatState.PAUSED, "PJSIP/8001", "小休", since=T0)])
     app = web.Application()
     control = SeatControl(None, "hotline", REASONS)  # type: ignore[arg-type]
-    add_routes(app, control, bridge, bus, auth=AUTH, pops=MemoryPops())
+    add_routes(app, control, BridgeLive(bridge), bus, auth=AUTH, pops=MemoryPops())
     async with TestClient(TestServer(app)) as client:
         yield client, bus
 

@@ -2,7 +2,7 @@
 
 The bridge knows Asterisk only. It hands every snapshot to a `Publisher` (hotline's bus satisfies it) and keeps
 the record through a `SnapshotSink` (hotline's database store satisfies it); neither is imported here, so
-`ami_bridge/` imports nothing from `hotline/`, `ivr/` or `recordings/` (enforced by import-linter, see
+`ami_bridge/` imports nothing from `hotline/` or `ivr/` (enforced by import-linter, see
 pyproject.toml).
 """
 

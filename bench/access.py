@@ -27,13 +27,14 @@ from ami_bridge.bridge import Bridge
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from hotline.access import ACCESS, Access, Need, check, guard, rule_of
+from hotline.api import errors
 from hotline.bus import InProcessBus
 from hotline.live import BridgeLive
 from hotline.pops.current import MemoryPops
+from hotline.recordings.qaauth import QaAuth, add_user, hash_password
 from hotline.seats import http as seats_http
 from hotline.seats import tokens
 from hotline.seats.auth import SeatAuth
-from recordings.qaauth import QaAuth, add_user, hash_password
 
 KEY = b"bench-key-0123456789abcdef012345"
 
@@ -62,7 +63,7 @@ def per_call_us(fn: Any, n: int) -> float:
 def app_for(access: Access | None) -> web.Application:
     bus = InProcessBus()
     bridge = Bridge(client=None, bus=bus, rule=RingRule())  # type: ignore[arg-type]
-    app = web.Application(middlewares=[guard] if access else [])
+    app = web.Application(middlewares=[errors, guard] if access else [errors])
     if access:
         app[ACCESS] = access
     control = SeatControl(None, "hotline", ("小休",))  # type: ignore[arg-type]

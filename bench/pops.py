@@ -49,6 +49,7 @@ import hotline.pops.current
 from ami_bridge.bridge import Bridge
 from ami_bridge.protocol import AmiParser
 from ami_bridge.seat_control import SeatControl
+from hotline.api import errors
 from hotline.bus import Bus, InProcessBus, RedisBus
 from hotline.db.store import Store
 from hotline.live import BridgeLive
@@ -302,7 +303,7 @@ async def server(bus: Bus, history: Any, store: Store | None) -> AsyncIterator[t
     await pops.start()
     await bridge.start()
     auth = SeatAuth(uuid.uuid4().bytes * 2, {seat: f"pw-{seat}" for seat in SEATS})
-    app = web.Application()
+    app = web.Application(middlewares=[errors])
     control = SeatControl(None, "hotline", ("小休",))  # type: ignore[arg-type]
     seats_http.add_routes(app, control, BridgeLive(bridge), bus, auth=auth, pops=current)
     runner = web.AppRunner(app, access_log=None)

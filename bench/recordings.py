@@ -8,7 +8,7 @@
    the .raw → .ogg/.flac/.wav conversion after each call runs in the service, not in Asterisk).
 2. Storage: one recorded conversation (Mandarin turns by espeak-ng, citizen left and seat right, through
    G.711 A-law as the phone network carries it, pauses between turns, a faint line noise), written as
-   MixMonitor's .raw and finalised into each format by the service's own code (recordings/files.py): bytes
+   MixMonitor's .raw and finalised into each format by the service's own code (hotline/recordings/files.py): bytes
    per minute of talk and sox's conversion time per minute of audio, all from the same audio.
 3. QA sampling of a day of 20,000 calls (200 seats): the pure draw, and the whole run over SQLite (the
    catalogue query with tickets and surveys, the draw, the inserts).
@@ -36,14 +36,14 @@ from hotline.bus import make_bus
 from hotline.db.models import RecordingRow, SurveyResultRow, TicketCallRow, TicketRow
 from hotline.db.store import Store
 from hotline.demo import phones
+from hotline.recordings import files
+from hotline.recordings.formats import Format
+from hotline.recordings.paths import relative_path
+from hotline.recordings.retention import Retention
+from hotline.recordings.sampling import Candidate, Rule, sample_day
+from hotline.recordings.service import RecordingConfig, RecordingService
+from hotline.recordings.store import RecordingStore
 from hotline.service import Service
-from recordings import files
-from recordings.formats import Format
-from recordings.paths import relative_path
-from recordings.retention import Retention
-from recordings.sampling import Candidate, Rule, sample_day
-from recordings.service import RecordingConfig, RecordingService
-from recordings.store import RecordingStore
 from tests.helpers import talking
 
 DAY = date(2026, 11, 30)

@@ -5,7 +5,7 @@ open. Four kinds of login, each a signed token (`Authorization: Bearer`, or `?to
 
 - a seat (坐席): POST /api/session with its phone's SIP password (hotline/seats/auth.py);
 - QA staff (质检员) and team leaders (班长): POST /api/staff/session (or /api/qa/session) with a user of the
-  staff file, made with `hotline qa add-user NAME --role qa|leader` (recordings/qaauth.py);
+  staff file, made with `hotline qa add-user NAME --role qa|leader` (hotline/recordings/qaauth.py);
 - a handling unit (承办单位): the same login, a user made with `--role unit --unit ID`; it reaches only its
   own tickets, as the unit view shows them (hotline/units_portal).
 
@@ -23,16 +23,15 @@ it, kept in the histories) must be its own number; a unit's `by` is set by its h
 from __future__ import annotations
 
 import enum
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from recordings.qaauth import Principal, QaAuth, QaAuthError
+from hotline.recordings.qaauth import Principal, QaAuth
 
-from .api import ApiError
+from .api import ApiError, loads_strict
 from .seats.auth import SeatAuth, token_of
 
 log = logging.getLogger(__name__)
@@ -143,10 +142,7 @@ class Access:
         """The token's principal; None without a token; ApiError 401 for a bad or expired one."""
         if not token:
             return None
-        try:
-            found = self.staff.verify(token)
-        except QaAuthError as exc:
-            raise ApiError(exc.status, exc.reason, str(exc)) from None
+        found = self.staff.verify(token)  # QaAuthError (401) for a bad or expired one
         return found if found is not None else Principal(Role.SEAT.value, self.seats.check(token).seat)
 
 
@@ -199,8 +195,8 @@ async def _acting_as_itself(request: web.Request, seat: str) -> None:
     if request.content_type != "application/json":
         return
     try:
-        body = json.loads(await request.read())
-    except ValueError:
+        body = loads_strict(await request.text())
+    except (ValueError, ApiError):
         return  # the handler says what is wrong with it
     by = body.get("by") if isinstance(body, dict) else None
     if by is not None and by != seat:

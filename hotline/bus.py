@@ -30,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
@@ -37,8 +39,10 @@ CHANNEL_PREFIX = "hotline:"
 DEFAULT_QUEUE_SIZE = 1000
 
 
-class BusError(RuntimeError):
+class BusError(Unavailable, RuntimeError):
     """The bus cannot be reached or used."""
+
+    error = "bus-unavailable"
 
 
 class Subscription(Protocol):

@@ -7,7 +7,7 @@ hotline db upgrade               apply database migrations
 hotline settings                 every setting, its value and what it is for
 hotline qa add-user|sample|check|purge|sweep|recompress
                                  QA users; the nightly recordings jobs by hand; old recordings re-encoded
-                                 into the configured format (recordings/cli.py)
+                                 into the configured format (hotline/recordings/cli.py)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from recordings.cli import register as register_qa
+from hotline.recordings.cli import register as register_qa
 
 from .asterisk.checkconfig import run_checks
 from .asterisk.instance import AsteriskError, Instance
@@ -46,7 +46,7 @@ def demo_leader(settings: Settings) -> tuple[str, str]:
     """A team leader (班长) login for the demo's floor view, with a new password each run."""
     import secrets
 
-    from recordings.qaauth import add_user
+    from hotline.recordings.qaauth import add_user
 
     user, password = "demo-leader", secrets.token_urlsafe(9)
     add_user(settings.qa_users_path, user, password, "演示班长", role="leader")

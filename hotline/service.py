@@ -19,12 +19,13 @@ from ami_bridge.bridge import Bridge
 from ami_bridge.client import AmiClient
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
-from recordings.http import QaContext
-from recordings.qaauth import QaAuth
-from recordings.retention import Retention
-from recordings.sampling import Rule
-from recordings.service import RecordingConfig, RecordingService
-from recordings.store import RecordingStore
+from hotline.recordings.formats import Format
+from hotline.recordings.http import QaContext
+from hotline.recordings.qaauth import QaAuth
+from hotline.recordings.retention import Retention
+from hotline.recordings.sampling import Rule
+from hotline.recordings.service import RecordingConfig, RecordingService
+from hotline.recordings.store import RecordingStore
 
 from . import casefile
 from .asterisk.instance import Instance, ami_secret
@@ -201,7 +202,7 @@ class Service:
         config = RecordingConfig(
             root, s.zone, s.recording_settle_s, s.recording_tolerance_s,
             Retention(s.retention_days, s.retention_complaint_days), Rule(s.qa_sample_ratio, s.qa_sample_min),
-            s.qa_nightly_at, s.recording_sweep_days, s.recording_sweep, s.recording_format,
+            s.qa_nightly_at, s.recording_sweep_days, s.recording_sweep, Format(s.recording_format),
         )  # fmt: skip
         self.recordings = RecordingService(self.bridge, self.bus, RecordingStore(self.store.engine), config)
         await self.recordings.start()

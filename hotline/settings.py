@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from recordings.formats import DEFAULT as DEFAULT_RECORDING_FORMAT
-from recordings.formats import Format as RecordingFormat
+from .errors import Invalid
+from .workdays import parse_windows
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -27,8 +27,14 @@ ENV_PREFIX = "HOTLINE_"
 _NOT_SETTINGS = frozenset({"HOTLINE_VENV"})
 
 
-class SettingsError(ValueError):
+# hotline/recordings/formats.py Format's values (a test keeps them equal); recordings turns the name into its Format
+RecordingFormat = Literal["ogg", "flac", "wav"]
+
+
+class SettingsError(Invalid, ValueError):
     """The environment holds a setting that is unknown or invalid."""
+
+    error = "invalid-setting"
 
 
 class Settings(BaseSettings):
@@ -123,7 +129,7 @@ class Settings(BaseSettings):
         "(inside the chroot); with a chrooted Asterisk a folder set here must lie inside the chroot",
     )
     recording_format: RecordingFormat = Field(
-        DEFAULT_RECORDING_FORMAT,
+        "ogg",
         description="what each recording is stored as after the call: ogg (Ogg Vorbis q4, about a sixth of WAV; "
         "plays in Chromium and Firefox), flac (lossless) or wav; files made before a change stay as they are "
         "until `hotline qa recompress`",
@@ -225,8 +231,6 @@ class Settings(BaseSettings):
     @field_validator("callback_windows")
     @classmethod
     def _windows(cls, value: str) -> str:
-        from .callbacks.schedule import parse_windows
-
         parse_windows(value)
         return value
 

@@ -15,15 +15,14 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ami_bridge.client import AmiDisconnected, AmiError
-from ami_bridge.seat_control import SeatControl, SeatInputError
+from ami_bridge.seat_control import SeatControl
+from hotline.recordings import http as recordings_http
+from hotline.recordings.http import QaContext
+from hotline.recordings.qaauth import QaAuth
 from hotline.topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
-from recordings import http as recordings_http
-from recordings.http import QaContext
-from recordings.qaauth import QaAuth
 
 from .access import ACCESS, Access, guard
-from .api import ApiError, close_websockets_on_shutdown, dumps, track_websocket
+from .api import ApiError, close_websockets_on_shutdown, dumps, errors, track_websocket
 from .bus import Bus
 from .callbacks import http as callbacks_http
 from .callbacks.store import CallbackStore
@@ -51,18 +50,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except SeatInputError as exc:
-        raise ApiError(400, "invalid-input", str(exc)) from None
-    except AmiDisconnected as exc:
-        raise ApiError(503, "asterisk-unreachable", str(exc)) from None
-    except AmiError as exc:
-        raise ApiError(502, "asterisk-refused", str(exc)) from None
 
 
 async def health(request: web.Request) -> web.Response:

@@ -30,12 +30,16 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from .errors import Invalid
+
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "cn-workdays.toml"
 LIBRARY = f"chinesecalendar {chinese_calendar.__version__}"
 
 
-class CalendarError(ValueError):
+class CalendarError(Invalid, ValueError):
     """The calendar file cannot be read, or says something a calendar cannot mean."""
+
+    error = "calendar-invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,3 +231,21 @@ class WorkCalendar:
             "unknown_years_ahead": ahead,
             "warnings": [self.describe_unknown(y) for y in ahead],
         }
+
+
+def parse_windows(text: str) -> tuple[tuple[time, time], ...]:
+    """'09:00-12:00,14:00-18:00' → windows; raises ValueError naming the bad part."""
+    out: list[tuple[time, time]] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            start, end = (time.fromisoformat(x.strip()) for x in part.split("-"))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a window like 09:00-12:00") from None
+        if not start < end:
+            raise ValueError(f"{part!r}: the window must start before it ends")
+        if out and start < out[-1][1]:
+            raise ValueError(f"{part!r}: windows must be in order and not overlap")
+        out.append((start, end))
+    if not out:
+        raise ValueError("no calling window: give at least one, like 09:00-12:00")
+    return tuple(out)

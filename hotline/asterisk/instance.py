@@ -21,8 +21,8 @@ from pathlib import Path, PurePosixPath
 
 from hotline.settings import Settings
 from ivr.prompts import PromptError, build_prompts, load_prompts
-from recordings.paths import asterisk_view
 
+from ..errors import Unavailable
 from .provision import AsteriskInstall
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,10 @@ MODULES_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 DATA_DIR = PurePosixPath("/usr/share/asterisk")  # the packaged data folder: sounds/en, documentation, …
 
 
-class AsteriskError(RuntimeError):
+class AsteriskError(Unavailable, RuntimeError):
     """Asterisk did not start, stop or answer; the message says what was seen."""
+
+    error = "asterisk-failed"
 
 
 # (file, pattern of the line, replacement built from settings). Each must match exactly once,
@@ -96,6 +98,19 @@ def seat_passwords(settings: Settings) -> dict[str, str]:
         path.touch(mode=0o600)
         path.write_text(json.dumps(known, indent=1, sort_keys=True))
     return {seat: known[seat] for seat in sorted(wanted)}
+
+
+def asterisk_view(host_root: Path, chroot: Path) -> PurePosixPath:
+    """A host folder as a (chrooted) Asterisk sees it. A folder outside the chroot is unreachable for Asterisk:
+    AsteriskError, naming both (bind-mount it into the chroot, or leave the setting empty)."""
+    if chroot == Path("/"):
+        return PurePosixPath(host_root)
+    if not host_root.is_relative_to(chroot):
+        raise AsteriskError(
+            f"HOTLINE_RECORDINGS_DIR={host_root} is outside Asterisk's chroot {chroot}: Asterisk cannot write there "
+            "(leave it empty for the instance's folder, or bind-mount the folder into the chroot and name that path)"
+        )
+    return PurePosixPath("/") / host_root.relative_to(chroot)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from hotline.settings import Settings
 
+from ..errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 MIN_MAJOR = 20
@@ -30,8 +32,10 @@ MARKER = ".hotline-provisioned"
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
 
 
-class ProvisionError(RuntimeError):
+class ProvisionError(Unavailable, RuntimeError):
     """Asterisk cannot be found or installed; the message says what to do."""
+
+    error = "asterisk-not-provisioned"
 
 
 @dataclass(frozen=True, slots=True)

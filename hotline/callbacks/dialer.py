@@ -26,6 +26,7 @@ from ami_bridge.client import AmiClient, AmiError
 from ami_bridge.constants import CallState, SeatState
 from ami_bridge.protocol import Frame
 from hotline.topics import TOPIC_DIALER
+from hotline.workdays import parse_windows
 
 from . import schedule as sc
 from . import survey_call as sv
@@ -52,7 +53,7 @@ SCRIPT = (
 
 def from_settings(s: Settings) -> tuple[Policy, DialerConfig]:
     policy = Policy(
-        windows=sc.parse_windows(s.callback_windows),
+        windows=parse_windows(s.callback_windows),
         retry_after=tuple(timedelta(minutes=m) for m in s.callback_retry_minutes),
         max_attempts=s.callback_max_attempts, near_deadline=timedelta(hours=s.callback_near_deadline_h),
         seat_retry=timedelta(seconds=s.callback_seat_retry_s),

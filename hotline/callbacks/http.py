@@ -18,11 +18,10 @@ from ami_bridge.seat_control import check_seat
 
 from ..api import ApiError, dumps, json_body
 from ..bus import Bus
-from ..tickets.lifecycle import IllegalTicketTransition
 from ..tickets.store import TicketStore
-from .outcome import OutcomeRefused, record_outcome
+from .outcome import record_outcome
 from .schedule import IllegalTaskTransition
-from .store import CallbackStore, TaskNotFound
+from .store import CallbackStore
 
 CALLBACKS: web.AppKey[CallbackStore] = web.AppKey("callbacks", CallbackStore)
 CB_TICKETS: web.AppKey[TicketStore] = web.AppKey("callback-tickets", TicketStore)
@@ -39,24 +38,14 @@ def _task_id(request: web.Request) -> int:
 
 async def get_task(request: web.Request) -> web.Response:
     task_id = _task_id(request)
-    try:
-        return web.json_response(await request.app[CALLBACKS].get(task_id), dumps=dumps)
-    except TaskNotFound as exc:
-        raise ApiError(404, "callback-not-found", str(exc), task_id=task_id) from None
+    return web.json_response(await request.app[CALLBACKS].get(task_id), dumps=dumps)
 
 
 async def post_outcome(request: web.Request) -> web.Response:
     task_id = _task_id(request)
     body = await json_body(request)
     app = request.app
-    try:
-        view = await record_outcome(app[CALLBACKS], app[CB_TICKETS], app[CB_BUS], task_id, body)
-    except TaskNotFound as exc:
-        raise ApiError(404, "callback-not-found", str(exc), task_id=task_id) from None
-    except OutcomeRefused as exc:
-        raise ApiError(exc.status, exc.error, exc.message, field=exc.field) from None
-    except IllegalTicketTransition as exc:
-        raise ApiError(409, "illegal-transition", str(exc), ticket_id=exc.ticket_id) from None
+    view = await record_outcome(app[CALLBACKS], app[CB_TICKETS], app[CB_BUS], task_id, body)
     return web.json_response(view, dumps=dumps)
 
 
@@ -68,9 +57,7 @@ async def post_survey(request: web.Request) -> web.Response:
     store = request.app[CALLBACKS]
     try:
         await store.mark_survey(task_id, survey)
-    except TaskNotFound as exc:
-        raise ApiError(404, "callback-not-found", str(exc), task_id=task_id) from None
-    except IllegalTaskTransition as exc:
+    except IllegalTaskTransition as exc:  # the survey flag in particular: say so
         raise ApiError(409, "callback-not-pending", f"survey: {exc}", task_id=task_id) from None
     return web.json_response(await store.get(task_id), dumps=dumps)
 

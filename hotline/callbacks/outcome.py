@@ -9,9 +9,9 @@ A call-back request (回拨, no ticket) is closed with 已回拨.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
+from hotline.errors import HotlineError, Kind
 from hotline.topics import TOPIC_DIALER
 
 from ..bus import Bus
@@ -26,15 +26,12 @@ REQUEST_DONE = "已回拨"
 NOT_REACHED = "未接通"  # voicemail, refused, or not the right person: a counted try, retried later
 
 
-@dataclass
-class OutcomeRefused(Exception):
-    status: int
-    error: str
-    message: str
-    field: str | None = None
+class OutcomeRefused(HotlineError):
+    """An outcome that cannot be recorded: bad input (which field), or the task not reached yet."""
 
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, kind: Kind, error: str, message: str, field: str | None = None) -> None:
+        super().__init__(message, error=error, kind=kind, **({"field": field} if field else {}))
+        self.field = field
 
 
 async def record_outcome(
@@ -57,21 +54,21 @@ async def record_outcome(
 def _checked(task: Task, body: dict[str, Any]) -> tuple[str, str | None, str]:
     outcome, comment, by = body.get("outcome"), body.get("comment"), body.get("by")
     if not isinstance(by, str) or not by.strip():
-        raise OutcomeRefused(400, "invalid-input", "by: required, the seat recording the outcome", "by")
+        raise OutcomeRefused(Kind.INVALID, "invalid-input", "by: required, the seat recording the outcome", "by")
     if comment is not None and not isinstance(comment, str):
-        raise OutcomeRefused(400, "invalid-input", "comment: text", "comment")
+        raise OutcomeRefused(Kind.INVALID, "invalid-input", "comment: text", "comment")
     allowed = (*(OUTCOMES if task.kind is TaskKind.TICKET else (REQUEST_DONE,)), NOT_REACHED)
     if not isinstance(outcome, str) or outcome not in allowed:
         raise OutcomeRefused(
-            400, "invalid-input", f"outcome: {outcome!r} is not one of {', '.join(allowed)}", "outcome"
+            Kind.INVALID, "invalid-input", f"outcome: {outcome!r} is not one of {', '.join(allowed)}", "outcome"
         )
     if outcome == "不满意" and not (comment or "").strip():
         raise OutcomeRefused(
-            400, "invalid-input", "comment: required for 不满意 (the unit redoes it from it)", "comment"
+            Kind.INVALID, "invalid-input", "comment: required for 不满意 (the unit redoes it from it)", "comment"
         )
     if task.status not in (TaskStatus.REACHED, TaskStatus.DIALING):
         raise OutcomeRefused(
-            409, "callback-not-reached",
+            Kind.CONFLICT, "callback-not-reached",
             f"callback {task.id} is {task.status.value}: an outcome is recorded once the citizen was reached",
         )  # fmt: skip
     return outcome, comment, by

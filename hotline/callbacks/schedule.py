@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
+from ..errors import IllegalTransition
 from ..workdays import Deadline, WorkCalendar
 
 REPLY_DAYS = 3  # working days after the unit's reply
@@ -64,12 +65,12 @@ DIALSTATUS = {
 }
 
 
-class IllegalTaskTransition(Exception):
+class IllegalTaskTransition(IllegalTransition):
     """A task moved in a way its status does not allow (e.g. dialled while already dialling)."""
 
     def __init__(self, task_id: int, status: TaskStatus, what: str) -> None:
         self.task_id, self.status = task_id, status
-        super().__init__(f"callback task {task_id}: cannot {what} while {status.value}")
+        super().__init__(f"callback task {task_id}: cannot {what} while {status.value}", task_id=task_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,24 +98,6 @@ class Task:
     provisional: bool = False
     seat: str | None = None  # the seat of the attempt under way
     survey: bool = False  # marked for the automated survey callback through the IVR (survey_call.py)
-
-
-def parse_windows(text: str) -> tuple[tuple[time, time], ...]:
-    """'09:00-12:00,14:00-18:00' → windows; raises ValueError naming the bad part."""
-    out: list[tuple[time, time]] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        try:
-            start, end = (time.fromisoformat(x.strip()) for x in part.split("-"))
-        except ValueError:
-            raise ValueError(f"{part!r} is not a window like 09:00-12:00") from None
-        if not start < end:
-            raise ValueError(f"{part!r}: the window must start before it ends")
-        if out and start < out[-1][1]:
-            raise ValueError(f"{part!r}: windows must be in order and not overlap")
-        out.append((start, end))
-    if not out:
-        raise ValueError("no calling window: give at least one, like 09:00-12:00")
-    return tuple(out)
 
 
 def callback_deadline(calendar: WorkCalendar, replied_at: datetime, policy: Policy) -> Deadline:

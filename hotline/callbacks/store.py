@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hotline.errors import NotFound
+
 from ..db.models import CallbackAttemptRow, CallbackRequestRow, CallbackTaskRow, CallRow, TicketRow, UnitRow, iso_utc
 from ..tickets.validate import normalise_phone
 from ..workdays import WorkCalendar
@@ -29,10 +31,12 @@ REACHED_OUTCOMES = ("满意", "基本满意", "不满意")  # the citizen was re
 SATISFACTION_DAYS = 30  # the board's satisfaction rates cover the last 30 days
 
 
-class TaskNotFound(LookupError):
+class TaskNotFound(NotFound, LookupError):
+    error = "callback-not-found"
+
     def __init__(self, task_id: int) -> None:
         self.task_id = task_id
-        super().__init__(f"no callback task with id {task_id}")
+        super().__init__(f"no callback task with id {task_id}", task_id=task_id)
 
 
 def _now() -> datetime:

@@ -9,11 +9,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ..errors import Unavailable
+
 _DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
 
 
-class StoreError(RuntimeError):
+class StoreError(Unavailable, RuntimeError):
     """The database cannot be opened or written; the message names the URL (without password)."""
+
+    error = "database-unavailable"
 
 
 def async_url(url: str) -> str:

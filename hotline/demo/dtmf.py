@@ -15,6 +15,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from hotline.errors import Invalid
+
 DTMF_PCAPS = Path("/usr/share/sip-tester")  # sipp's RFC 2833 telephone-event recordings (Debian sip-tester)
 PCAP_HEADER = 24
 RECORD_HEADER = 16
@@ -23,8 +25,10 @@ SEQ_STEP = 100  # sequence numbers per press: a recording has 10 packets
 TS_STEP = 16000  # RTP timestamp per press (2 s at 8 kHz)
 
 
-class DtmfError(ValueError):
+class DtmfError(Invalid, ValueError):
     """Not a recording this module can renumber; the message names the file or the packet."""
+
+    error = "dtmf-invalid"
 
 
 def recording(key: str) -> Path:

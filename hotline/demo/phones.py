@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotline.errors import Unavailable
+
 from . import dtmf
 
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
@@ -25,8 +27,10 @@ DEMO_SEATS = tuple(f"80{n:02d}" for n in range(1, 11))
 RING_LOG = "rings.log"  # a load seat phone's log of the calls it rang for (load_seat_phone)
 
 
-class PhoneError(RuntimeError):
-    pass
+class PhoneError(Unavailable, RuntimeError):
+    """A demo or test phone (sipp) could not start or do what it was asked."""
+
+    error = "phone-failed"
 
 
 @dataclass

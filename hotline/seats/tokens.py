@@ -14,16 +14,18 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from ..errors import Unauthenticated
+
 VERSION = "v1"
 MAX_TOKEN = 200  # longer input is refused before any work
 _SHAPE = re.compile(r"^v1\.(\d{3,6})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$")
 
 
-class TokenError(Exception):
+class TokenError(Unauthenticated):
     """A token that does not let its bearer in; `reason` is the API's stable error id."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, error=reason)
         self.reason = reason
 
 

@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 THREEWAY: web.AppKey[ThreewayService] = web.AppKey("threeway", ThreewayService)
 
 
-def _refused(exc: ThreewayRefused) -> ApiError:
-    return ApiError(exc.status, exc.error, exc.message)
-
-
 async def request_threeway(request: web.Request) -> web.Response:
     seat = request.match_info["seat"]
     body = await json_body(request)
@@ -46,7 +42,7 @@ async def request_threeway(request: web.Request) -> web.Response:
         attempt = await request.app[THREEWAY].request(seat, unit_id=unit_id, number=number, consult=consult)
     except ThreewayRefused as exc:
         log.info("seat %s: three-way refused: %s", seat, exc.message)
-        raise _refused(exc) from None
+        raise
     return web.json_response({"attempt": attempt.to_json()}, dumps=dumps)
 
 
@@ -56,10 +52,7 @@ async def threeway_command(request: web.Request) -> web.Response:
         command = TwCommand(name)
     except ValueError:
         raise ApiError(404, "unknown-action", f"{name!r} is not a three-way action (join, leave, cancel)") from None
-    try:
-        attempt = await request.app[THREEWAY].command(seat, command)
-    except ThreewayRefused as exc:
-        raise _refused(exc) from None
+    attempt = await request.app[THREEWAY].command(seat, command)
     return web.json_response({"attempt": attempt.to_json(), "done": command.value}, dumps=dumps)
 
 

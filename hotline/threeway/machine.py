@@ -21,6 +21,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from hotline.errors import HotlineError, IllegalTransition, Kind
+
 
 class TwState(StrEnum):
     REQUESTED = "requested"  # the bridge asked Asterisk; the unit's phone is not ringing yet
@@ -54,18 +56,19 @@ class TwCommand(StrEnum):
     CANCEL = "cancel"
 
 
-class IllegalThreewayEvent(Exception):
+class IllegalThreewayEvent(IllegalTransition):
     def __init__(self, attempt_id: str, state: TwState, event: TwEvent) -> None:
-        super().__init__(f"three-way {attempt_id}: {event.value} not allowed in state {state.value}")
+        super().__init__(
+            f"three-way {attempt_id}: {event.value} not allowed in state {state.value}", attempt_id=attempt_id
+        )
         self.attempt_id, self.state, self.event = attempt_id, state, event
 
 
-class ThreewayRefused(Exception):
+class ThreewayRefused(HotlineError):
     """A request or command that cannot be done now; `error` is a stable id for the API."""
 
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error, self.message = status, error, message
+    def __init__(self, kind: Kind, error: str, message: str) -> None:
+        super().__init__(message, error=error, kind=kind)
 
 
 S, E = TwState, TwEvent
@@ -186,11 +189,11 @@ def apply(attempt: Attempt, event: TwEvent, at: datetime) -> Attempt:
 def check_command(attempt: Attempt | None, command: TwCommand) -> Attempt:
     """The attempt a seat's command applies to; ThreewayRefused when there is none or its state forbids it."""
     if attempt is None or not attempt.live:
-        raise ThreewayRefused(409, "no-threeway", f"there is no three-way call to {command.value}")
+        raise ThreewayRefused(Kind.CONFLICT, "no-threeway", f"there is no three-way call to {command.value}")
     if attempt.state not in COMMANDS[command]:
         allowed = ", ".join(sorted(s.value for s in COMMANDS[command]))
         state = attempt.state.value
         raise ThreewayRefused(
-            409, "threeway-state", f"cannot {command.value} a three-way call that is {state} (only {allowed})"
+            Kind.CONFLICT, "threeway-state", f"cannot {command.value} a three-way call that is {state} (only {allowed})"
         )
     return attempt

@@ -23,6 +23,7 @@ from ami_bridge.client import AmiClient, AmiError
 from ami_bridge.constants import CallState, LegRole
 from ami_bridge.protocol import Frame
 from ami_bridge.seat_control import check_seat
+from hotline.errors import Kind
 from hotline.threeway import machine as tw
 from hotline.threeway.machine import Attempt, ThreewayRefused, TwCommand, TwEvent, TwState
 from hotline.topics import TOPIC_THREEWAY
@@ -45,7 +46,7 @@ def dialable(number: str) -> str:
     digits = re.sub(r"[\s\-()]", "", number)
     if not DIALLABLE.match(digits):
         raise ThreewayRefused(
-            400, "number-not-dialable",
+            Kind.INVALID, "number-not-dialable",
             f"number: {number!r} cannot be dialled through the trunk (a mobile, or a landline with its area code)",
         )  # fmt: skip
     return digits
@@ -141,18 +142,18 @@ class ThreewayService:
                 unit = await self.units.get(unit_id)
             except UnitNotFound:
                 message = f"unit_id: no unit with id {unit_id}; see GET /api/units"
-                raise ThreewayRefused(404, "unit-not-found", message) from None
+                raise ThreewayRefused(Kind.NOT_FOUND, "unit-not-found", message) from None
             if number is None:
                 if not unit.phones:
-                    raise ThreewayRefused(400, "unit-has-no-phone", f"unit {unit.name} has no phone number")
+                    raise ThreewayRefused(Kind.INVALID, "unit-has-no-phone", f"unit {unit.name} has no phone number")
                 number = unit.phones[0]
         if number is None:
-            raise ThreewayRefused(400, "invalid-input", "give unit_id (a unit of GET /api/units) or number")
+            raise ThreewayRefused(Kind.INVALID, "invalid-input", "give unit_id (a unit of GET /api/units) or number")
         digits = dialable(number)
         session = self._session_for(seat)
         if session.attempt is not None and session.attempt.live:
             raise ThreewayRefused(
-                409, "threeway-in-progress",
+                Kind.CONFLICT, "threeway-in-progress",
                 f"seat {seat} already has a three-way call {session.attempt.state.value} on call {session.call_id}",
             )  # fmt: skip
         now = datetime.now(UTC)
@@ -182,12 +183,12 @@ class ThreewayService:
         snap = self.bridge.seats.get(seat)
         call = self.bridge.calls.get(snap.call_id) if snap is not None and snap.call_id else None
         if call is None or call.state is not CallState.TALKING:
-            raise ThreewayRefused(409, "no-live-call", f"seat {seat} has no live call to bring a unit into")
+            raise ThreewayRefused(Kind.CONFLICT, "no-live-call", f"seat {seat} has no live call to bring a unit into")
         live = [leg for leg in call.legs if leg.ended_at is None]
         citizen = next((leg.channel for leg in live if leg.role is LegRole.CITIZEN), None)
         mine = [leg.channel for leg in live if leg.role is LegRole.SEAT and leg.channel.startswith(f"PJSIP/{seat}-")]
         if citizen is None or not mine:
-            raise ThreewayRefused(409, "no-live-call", f"seat {seat} has no live call to bring a unit into")
+            raise ThreewayRefused(Kind.CONFLICT, "no-live-call", f"seat {seat} has no live call to bring a unit into")
         return _Session(call.call_id, seat, citizen, mine[-1])
 
     async def _dial(self, session: _Session, attempt: Attempt) -> None:
@@ -223,7 +224,7 @@ class ThreewayService:
             await self.client.action("Hangup", {"Channel": session.seat_channel})
         else:
             if session.unit_channel is None:
-                raise ThreewayRefused(409, "threeway-state", "the unit's channel is not known yet; try again")
+                raise ThreewayRefused(Kind.CONFLICT, "threeway-state", "the unit's channel is not known yet; try again")
             await self._redirect_two(session.seat_channel, "seat", session.unit_channel, "unit")
         return attempt
 

@@ -17,7 +17,6 @@ GET    /api/calendar                    the years the calendar knows, and a warn
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,40 +26,11 @@ from ..api import ApiError, dumps, json_body
 from . import lifecycle, validate
 from .deadlines import CONVENIENCE_COMPLAINT_DAYS, DISPATCH_DAYS, HANDLING_DAYS
 from .model import GUIDED_NUMBERS, Category, TicketStatus, Transition, Urgency
-from .store import TicketClosed, TicketNotFound, TicketStore
-from .unitstore import UnitConflict, UnitNotFound
+from .store import TicketStore
 from .validate import InvalidInput
 
 TICKETS: web.AppKey[TicketStore] = web.AppKey("tickets", TicketStore)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def domain_errors(handler: Handler) -> Handler:
-    """The domain's named errors as JSON API errors."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except InvalidInput as exc:
-            raise ApiError(400, "invalid-input", str(exc), **exc.to_details()) from None
-        except lifecycle.IllegalTicketTransition as exc:
-            raise ApiError(
-                409, "illegal-transition", str(exc), ticket_id=exc.ticket_id, from_status=exc.from_status,
-                to_status=exc.to_status, allowed=list(exc.allowed),
-            ) from None  # fmt: skip
-        except lifecycle.TicketNotEditable as exc:
-            raise ApiError(409, "not-editable", str(exc), fields=exc.fields, editable=exc.editable) from None
-        except TicketClosed as exc:
-            raise ApiError(409, "ticket-closed", str(exc)) from None
-        except TicketNotFound as exc:
-            raise ApiError(404, "ticket-not-found", str(exc), ticket_id=exc.ticket_id) from None
-        except UnitNotFound as exc:
-            raise ApiError(404, "unit-not-found", str(exc), unit_id=exc.unit_id) from None
-        except UnitConflict as exc:
-            raise ApiError(409, exc.error, str(exc)) from None
-
-    return wrapped
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
@@ -206,4 +176,4 @@ def add_routes(app: web.Application, tickets: TicketStore) -> None:
         ("GET", "/api/calendar", calendar),
     ]
     for method, path, handler in routes:
-        app.router.add_route(method, path, domain_errors(handler))
+        app.router.add_route(method, path, handler)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from ..errors import Conflict, IllegalTransition
 from ..workdays import WorkCalendar
 from . import deadlines
 from .model import WITH_UNIT, Category, Ticket, TicketStatus, Transition
@@ -42,7 +43,7 @@ DIRECT_CATEGORIES = (Category.CONSULTATION, Category.PRAISE)
 ORDER = list(TicketStatus)
 
 
-class IllegalTicketTransition(Exception):
+class IllegalTicketTransition(IllegalTransition):
     """The lifecycle does not allow this move now: names both statuses, why, and what is allowed."""
 
     def __init__(self, ticket: Ticket, to: TicketStatus, why: str, allowed: list[TicketStatus]) -> None:
@@ -50,8 +51,9 @@ class IllegalTicketTransition(Exception):
         self.allowed = allowed
         choices = ", ".join(allowed) if allowed else "nothing (the ticket is closed)"
         super().__init__(
-            f"ticket {ticket.id}: {ticket.status} → {to} is not allowed: {why}. From {ticket.status} now: {choices}"
-        )
+            f"ticket {ticket.id}: {ticket.status} → {to} is not allowed: {why}. From {ticket.status} now: {choices}",
+            ticket_id=ticket.id, from_status=ticket.status, to_status=to, allowed=list(allowed),
+        )  # fmt: skip
 
 
 def parse_status(value: object, field: str = "to") -> TicketStatus:
@@ -150,15 +152,19 @@ DETAILS = frozenset({"caller_name", "district", "street", "address"})
 EVERYTHING = DETAILS | {"caller_number", "content", "category", "urgency", "convenience"}
 
 
-class TicketNotEditable(Exception):
+class TicketNotEditable(Conflict):
     """A field the ticket's status no longer lets anyone change (the unit already works from it)."""
+
+    error = "not-editable"
 
     def __init__(self, ticket: Ticket, fields: list[str]) -> None:
         self.ticket_id, self.status, self.fields = ticket.id, ticket.status, fields
         self.editable = sorted(editable(ticket.status))
         can = ", ".join(self.editable) if self.editable else "nothing (the ticket is closed)"
         super().__init__(
-            f"ticket {ticket.id} is {ticket.status}: {', '.join(fields)} can no longer be changed; editable now: {can}"
+            f"ticket {ticket.id} is {ticket.status}: {', '.join(fields)} can no longer be changed; editable now: {can}",
+            fields=fields,
+            editable=self.editable,
         )
 
 

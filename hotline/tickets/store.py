@@ -29,6 +29,7 @@ from ..db.models import (
     UnitRow,
     iso_utc,
 )
+from ..errors import Conflict, NotFound
 from ..workdays import WorkCalendar
 from . import board, deadlines, lifecycle
 from .model import Category, NewTicket, Ticket, TicketStatus, Transition, Urgency
@@ -45,14 +46,18 @@ Part = Callable[[AsyncSession, int, list[str]], Awaitable[list[dict[str, Any]]]]
 OnReply = Callable[[AsyncSession, TicketRow, int, datetime], None]
 
 
-class TicketNotFound(LookupError):
+class TicketNotFound(NotFound, LookupError):
+    error = "ticket-not-found"
+
     def __init__(self, ticket_id: int) -> None:
         self.ticket_id = ticket_id
-        super().__init__(f"no ticket with id {ticket_id}")
+        super().__init__(f"no ticket with id {ticket_id}", ticket_id=ticket_id)
 
 
-class TicketClosed(Exception):
+class TicketClosed(Conflict):
     """A repeat call cannot be added to a closed ticket: file a new one."""
+
+    error = "ticket-closed"
 
 
 def _now() -> datetime:

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import Invalid
 from . import validate
 from .model import Unit
 from .validate import UNIT_FIELDS, InvalidInput
@@ -33,8 +34,10 @@ MAX_REPORTED = 20
 Row = tuple[int, Any, dict[str, int]]  # line, what the line holds, the line of each of its keys
 
 
-class UnitFileError(ValueError):
+class UnitFileError(Invalid, ValueError):
     """The units file cannot be read; the message names the file, each line and each field."""
+
+    error = "units-file-invalid"
 
 
 def load_units(path: Path) -> list[Unit]:

@@ -14,21 +14,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from ..db.models import TicketRow, UnitRow
+from ..errors import Conflict, NotFound
 from .model import Category, Unit
 
 
-class UnitNotFound(LookupError):
+class UnitNotFound(NotFound, LookupError):
+    error = "unit-not-found"
+
     def __init__(self, unit_id: int) -> None:
         self.unit_id = unit_id
-        super().__init__(f"no unit with id {unit_id}; see GET /api/units")
+        super().__init__(f"no unit with id {unit_id}; see GET /api/units", unit_id=unit_id)
 
 
-class UnitConflict(Exception):
+class UnitConflict(Conflict):
     """The name is another unit's, or tickets still point at the unit to delete."""
 
     def __init__(self, error: str, message: str) -> None:
-        self.error = error
-        super().__init__(message)
+        super().__init__(message, error=error)
 
 
 def unit_from_row(row: UnitRow) -> Unit:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from ..errors import Invalid
 from .model import GUIDED_NUMBERS, Category, NewTicket, Unit, Urgency
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -44,12 +45,15 @@ class Problem(NamedTuple):
     message: str
 
 
-class InvalidInput(ValueError):
+class InvalidInput(Invalid, ValueError):
     """One or more fields break a rule; nothing was saved. `problems` names each field."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        super().__init__(
+            "; ".join(f"{p.field}: {p.message}" for p in problems),
+            field=problems[0].field, problems=[p._asdict() for p in problems],
+        )  # fmt: skip
 
     @classmethod
     def one(cls, field: str, message: str) -> InvalidInput:

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..access import principal_of
 from ..api import ApiError, json_body
-from ..tickets.http import domain_errors, json_reply, path_id
+from ..tickets.http import json_reply, path_id
 from ..tickets.store import TicketStore
 from .desk import UnitDesk
 from .view import CONTACT
@@ -57,6 +57,6 @@ async def transition(request: web.Request) -> web.Response:
 def add_routes(app: web.Application, tickets: TicketStore) -> None:
     app[DESK] = UnitDesk(tickets)
     app.router.add_get("/unit", page)
-    app.router.add_get("/api/units/{id}/tickets", domain_errors(list_tickets))
-    app.router.add_get("/api/units/{id}/tickets/{ticket}", domain_errors(get_ticket))
-    app.router.add_post("/api/units/{id}/tickets/{ticket}/transitions", domain_errors(transition))
+    app.router.add_get("/api/units/{id}/tickets", list_tickets)
+    app.router.add_get("/api/units/{id}/tickets/{ticket}", get_ticket)
+    app.router.add_post("/api/units/{id}/tickets/{ticket}/transitions", transition)

@@ -18,9 +18,9 @@ from hotline.asterisk.instance import Instance, ami_secret, seat_passwords
 from hotline.asterisk.provision import find_or_provision
 from hotline.demo import phones
 from hotline.demo.phones import Phone
+from hotline.recordings.qaauth import add_user, load_users
 from hotline.seats import tokens
 from hotline.settings import Settings, load_settings
-from recordings.qaauth import add_user, load_users
 
 TESTS = Path(__file__).resolve().parent.parent
 AMI_PORT = 15038

@@ -15,10 +15,10 @@ import aiohttp
 from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT
 from hotline.bus import make_bus
 from hotline.db.store import Store
-from recordings.retention import Retention
-from recordings.sampling import Rule
-from recordings.service import RecordingConfig, RecordingService
-from recordings.store import RecordingStore
+from hotline.recordings.retention import Retention
+from hotline.recordings.sampling import Rule
+from hotline.recordings.service import RecordingConfig, RecordingService
+from hotline.recordings.store import RecordingStore
 from tests.helpers import realparts, talking
 from tests.helpers.polling import wait_for
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
+from hotline.recordings.qaauth import add_user
 from hotline.tickets.model import Category, NewTicket, TicketStatus, Transition
-from recordings.qaauth import add_user
 from tests.helpers.browser import Tab
 
 pytestmark = pytest.mark.asterisk  # the `service` fixture runs against the session's Asterisk

@@ -13,11 +13,11 @@ import pytest
 from playwright.async_api import Page, expect
 
 from hotline.demo import phones
+from hotline.recordings.paths import resolve
 from hotline.service import Service
 from hotline.settings import Settings
 from hotline.tickets.model import TicketStatus
 from hotline.topics import TOPIC_DIALER, TOPIC_SEAT
-from recordings.paths import resolve
 from tests.helpers import realparts, talking
 from tests.helpers.browser import SECOND, Tab
 from tests.helpers.callbacks import CITIZEN, Clock, at, dialer, post, ready_seat, replied_ticket, running, tear_down

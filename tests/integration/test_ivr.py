@@ -19,11 +19,11 @@ import pytest
 from ami_bridge.client import AmiClient
 from hotline.demo import phones
 from hotline.demo.phones import Phone
+from hotline.recordings.files import sox_duration
 from hotline.service import Service
 from hotline.settings import Settings
 from hotline.tickets import validate
 from hotline.topics import TOPIC_CALL, TOPIC_SURVEY, TOPIC_THREEWAY
-from recordings.files import sox_duration
 from tests.helpers import realparts
 from tests.helpers.polling import frames_until, wait_for
 

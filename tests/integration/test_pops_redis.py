@@ -24,6 +24,7 @@ from ami_bridge.constants import TOPIC_CALL, CallOutcome, CallState
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import CallSnapshot
+from hotline.api import errors
 from hotline.bus import InProcessBus, RedisBus, TeeBus
 from hotline.live import BridgeLive
 from hotline.pops.current import KEY_PREFIX, RedisPops, make_current_pops
@@ -68,7 +69,7 @@ async def _web_process(auth: SeatAuth) -> AsyncIterator[WebProcess]:
     pops = make_current_pops(bus)
     assert isinstance(pops, RedisPops)
     bridge = Bridge(client=None, bus=bus, rule=RingRule())  # type: ignore[arg-type]
-    app = web.Application()
+    app = web.Application(middlewares=[errors])
     add_routes(app, SeatControl(None, "hotline", ("小休",)), BridgeLive(bridge), bus, auth=auth, pops=pops)  # type: ignore[arg-type]
     try:
         async with TestClient(TestServer(app)) as client:

@@ -15,9 +15,9 @@ import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
 from hotline.asterisk.instance import seat_passwords
-from recordings.paths import resolve
-from recordings.qaauth import add_user
-from recordings.scoring import STANDARD_KEYS
+from hotline.recordings.paths import resolve
+from hotline.recordings.qaauth import add_user
+from hotline.recordings.scoring import STANDARD_KEYS
 from tests.helpers.polling import until
 from tests.helpers.recordings import answered_call
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from recordings.paths import RELATIVE, resolve
+from hotline.recordings.paths import RELATIVE, resolve
 from tests.helpers.polling import until
 from tests.helpers.recordings import answered_call, sox_seconds, soxi
 

@@ -12,11 +12,11 @@ import pytest
 
 from hotline.db.models import SurveyResultRow, TicketCallRow, TicketRow
 from hotline.db.store import Store
-from recordings.formats import Format
-from recordings.paths import relative_path
-from recordings.sampling import Reason
-from recordings.scoring import parse_sheet
-from recordings.service import RecordingService
+from hotline.recordings.formats import Format
+from hotline.recordings.paths import relative_path
+from hotline.recordings.sampling import Reason
+from hotline.recordings.scoring import parse_sheet
+from hotline.recordings.service import RecordingService
 from tests.helpers.recordings import recording_service
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -123,7 +123,7 @@ async def test_purge_deletes_files_past_retention_and_keeps_complaints(service: 
     await add_call(service, "1760000000.3", "8001", T0 - timedelta(days=45), old)  # sampled, not scored: kept
     await add_call(service, "1764433800.1", "8001", T0)  # today's: kept
     await add_ticket(store, "1760000000.2", "投诉举报")
-    from recordings.sampling import Pick
+    from hotline.recordings.sampling import Pick
 
     await service.store.add_samples(old, [Pick("1760000000.3", "8001", (Reason.RANDOM,))])
     purged = await service.purge(DAY)

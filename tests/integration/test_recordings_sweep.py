@@ -19,8 +19,8 @@ from ami_bridge.constants import CallOutcome, CallState, LegRole
 from ami_bridge.snapshots import CallSnapshot, LegSnapshot
 from hotline.db.models import CallbackAttemptRow, CallbackTaskRow
 from hotline.db.store import Store
-from recordings.service import RecordingService
-from recordings.store import RecordingStore
+from hotline.recordings.service import RecordingService
+from hotline.recordings.store import RecordingStore
 from tests.helpers import realparts
 from tests.helpers.recordings import recording_service
 

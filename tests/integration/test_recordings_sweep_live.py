@@ -14,10 +14,11 @@ import pytest
 
 from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT
 from hotline.asterisk.instance import Instance
+from hotline.recordings import files, sweep
+from hotline.recordings.formats import Format
+from hotline.recordings.paths import resolve
 from hotline.service import Service
 from hotline.settings import Settings
-from recordings import files, sweep
-from recordings.paths import resolve
 from tests.helpers import realparts, talking
 from tests.helpers.polling import until, wait_for
 from tests.helpers.recordings import seat_ready, sox_seconds
@@ -36,7 +37,7 @@ async def talking_call(svc: Any, sub: Any, seat: str, caller: str, hold_ms: int,
 
 async def raw_of(svc: Any, call_id: str) -> Path:
     today = datetime.now(svc.settings.zone).date()
-    fmt = svc.settings.recording_format
+    fmt = Format(svc.settings.recording_format)
     rel = await until(lambda: asyncio.to_thread(files.find, svc.recordings.root, call_id, today, fmt))
     assert rel is not None, f"no recording of {call_id} under {svc.recordings.root}"
     return files.raw_of(resolve(svc.recordings.root, rel))
@@ -108,7 +109,7 @@ async def test_a_seats_own_call_out_is_recorded_and_catalogued(service: Any, tmp
     monkeypatch.setattr(sweep, "FRESH_S", 0.0)
     await service.client.action("Setvar", {"Variable": "HOTLINE_TRUNK", "Value": "trunk-units"})  # the test trunk
     try:
-        today, fmt = datetime.now(service.settings.zone).date(), service.settings.recording_format
+        today, fmt = datetime.now(service.settings.zone).date(), Format(service.settings.recording_format)
         before = {f.call_id for f in await asyncio.to_thread(files.on_disk, service.recordings.root, today, fmt)}
         unit = await phones.unit_phone(tmp_path, ring_ms=300, talk_ms=60000)
         seat = await phones.seat_dials("8006", seat_passwords(service.settings)["8006"], "057187001200", 3000,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from hotline.demo import phones
+from hotline.recordings.paths import resolve
 from hotline.topics import TOPIC_CALL, TOPIC_SEAT, TOPIC_THREEWAY
-from recordings.paths import resolve
 from tests.helpers import realparts, talking
 from tests.helpers.polling import until, wait_for
 from tests.helpers.threeway import UNIT, post, tw_state

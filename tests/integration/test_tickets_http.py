@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from hotline.api import errors
 from hotline.tickets import http as tickets_http
 from tests.helpers import realparts
 from tests.helpers.tickets_env import Env, at, env_fixture, everything  # noqa: F401  (the `env` fixture)
@@ -40,7 +41,7 @@ class Api:
 
 @pytest.fixture
 async def api(env: Env) -> AsyncIterator[Api]:
-    app = web.Application()
+    app = web.Application(middlewares=[errors])
     tickets_http.add_routes(app, env.tickets)
     async with TestClient(TestServer(app)) as client:
         yield Api(client, env)

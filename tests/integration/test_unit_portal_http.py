@@ -16,11 +16,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from hotline import access
+from hotline.api import errors
+from hotline.recordings.qaauth import QaAuth, add_user
 from hotline.seats import tokens
 from hotline.seats.auth import SeatAuth
 from hotline.tickets import http as tickets_http
 from hotline.units_portal import http as units_portal_http
-from recordings.qaauth import QaAuth, add_user
 from tests.helpers.tickets_env import Env, at, env_fixture  # noqa: F401  (the `env` fixture)
 
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -61,7 +62,7 @@ async def portal(env: Env, tmp_path: Path) -> AsyncIterator[Portal]:
     add_user(users, "lead", "leader-pass", role="leader")
     add_user(users, "qa", "qa-password")
     staff = QaAuth(KEY, users)
-    app = web.Application(middlewares=[access.guard])
+    app = web.Application(middlewares=[errors, access.guard])
     app[access.ACCESS] = access.Access(SeatAuth(KEY, {"8001": "pw"}), staff)
     tickets_http.add_routes(app, env.tickets)
     units_portal_http.add_routes(app, env.tickets)

@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hotline import access
 from hotline.access import RULES, Need, Role, check, guard, rule_of
-from hotline.api import ApiError, json_body
+from hotline.api import ApiError, errors, json_body
+from hotline.recordings.http import QaContext
+from hotline.recordings.qaauth import Principal, QaAuth, add_user
 from hotline.seats import tokens
 from hotline.seats.auth import SeatAuth
 from hotline.web import make_app
-from recordings.http import QaContext
-from recordings.qaauth import Principal, QaAuth, add_user
 
 KEY = b"0123456789abcdef0123456789abcdef"
 
@@ -161,7 +161,7 @@ async def test_a_body_the_guard_read_still_reaches_the_handler(tmp_path: Path) -
     async def echo(request: web.Request) -> web.Response:
         return web.json_response(await json_body(request))
 
-    app = web.Application(middlewares=[guard])
+    app = web.Application(middlewares=[errors, guard])
     app[access.ACCESS] = access.Access(SeatAuth(KEY, {}), QaAuth(KEY, tmp_path / "staff.json"))
     app.router.add_post("/api/tickets/{id}/transitions", echo)
     body = {"to": "派单", "unit_id": 1, "by": "8001"}

@@ -29,6 +29,12 @@ def test_the_contracts_hold_with_no_ignored_import() -> None:
     assert f"{len(CONTRACTS['contracts'])} kept, 0 broken" in done.stdout
 
 
+def layer_modules() -> list[str]:
+    """Every module the layers contract names."""
+    layers = [c for c in CONTRACTS["contracts"] if c["type"] == "layers"]
+    return [m.strip() for c in layers for layer in c["layers"] for m in layer.replace("|", ":").split(":")]
+
+
 def _package(root: Path, name: str, files: dict[str, str]) -> None:
     (root / name).mkdir(parents=True)
     (root / name / "__init__.py").write_text("")
@@ -37,15 +43,20 @@ def _package(root: Path, name: str, files: dict[str, str]) -> None:
 
 
 def test_the_same_contracts_break_on_backward_imports(tmp_path: Path) -> None:
-    """The bridge importing the bus, the IVR importing a feature, the web reading the bridge, two files of one
-    package importing each other."""
+    """The bridge importing the bus, the IVR importing a feature, the web reading the bridge, the core's settings
+    importing a feature, two files of one package importing each other."""
     _package(tmp_path, "ami_bridge", {"bridge.py": "from hotline import bus\n", "calls.py": "", "seats.py": ""})
     _package(tmp_path, "ivr", {"server.py": "import hotline.survey\n"})
-    _package(tmp_path, "recordings", {"a.py": "from . import b\n", "b.py": "from . import a\n"})
-    _package(tmp_path, "hotline", {"bus.py": "", "web.py": "from ami_bridge.bridge import Bridge\n"})
-    for sub in {a.split(".")[1] for c in CONTRACTS["contracts"] for a in c.get("ancestors", []) if "." in a}:
+    subs = {a.split(".")[1] for c in CONTRACTS["contracts"] for a in c.get("ancestors", []) if "." in a}
+    top = {f"{name[8:]}.py": "" for name in layer_modules() if name.startswith("hotline.") and name[8:] not in subs}
+    _package(tmp_path, "hotline", top | {"web.py": "from ami_bridge.bridge import Bridge\n"})
+    (tmp_path / "hotline" / "settings.py").write_text("from hotline.callbacks import schedule\n")
+    for sub in subs:
         _package(tmp_path / "hotline", sub, {"http.py": ""} if sub in ("seats", "floor") else {})
-    lines = ["[tool.importlinter]", 'root_packages = ["ami_bridge", "hotline", "ivr", "recordings"]']
+    (tmp_path / "hotline" / "recordings" / "a.py").write_text("from . import b\n")
+    (tmp_path / "hotline" / "recordings" / "b.py").write_text("from . import a\n")
+    (tmp_path / "hotline" / "callbacks" / "schedule.py").write_text("")
+    lines = ["[tool.importlinter]", 'root_packages = ["ami_bridge", "hotline", "ivr"]']
     toml = (ROOT / "pyproject.toml").read_text()
     start = toml.index("[[tool.importlinter.contracts]]")
     end = toml.index("\n[tool.", start)
@@ -56,6 +67,7 @@ def test_the_same_contracts_break_on_backward_imports(tmp_path: Path) -> None:
     assert "ami_bridge.bridge -> hotline.bus" in done.stdout
     assert "ivr.server -> hotline.survey" in done.stdout
     assert "hotline.web -> ami_bridge.bridge" in done.stdout
+    assert "hotline.settings -> hotline.callbacks.schedule" in done.stdout
 
 
 def imports_of_other_tests(path: Path) -> list[str]:

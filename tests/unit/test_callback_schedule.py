@@ -10,7 +10,7 @@ import pytest
 
 from hotline.callbacks import schedule as sc
 from hotline.callbacks.schedule import AttemptOutcome, Policy, Task, TaskKind, TaskStatus
-from hotline.workdays import WorkCalendar
+from hotline.workdays import WorkCalendar, parse_windows
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar.load()
@@ -70,10 +70,10 @@ def test_windows(now: str, inside: bool, next_start: str) -> None:
 
 
 def test_parse_windows() -> None:
-    assert sc.parse_windows("09:00-12:00, 14:00-18:00") == POLICY.windows
+    assert parse_windows("09:00-12:00, 14:00-18:00") == POLICY.windows
     for bad in ("", "9-12", "12:00-09:00", "09:00-12:00,11:00-13:00"):
         with pytest.raises(ValueError):
-            sc.parse_windows(bad)
+            parse_windows(bad)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from ami_bridge.constants import CallOutcome, CallState
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import CallSnapshot
+from hotline.api import errors
 from hotline.bus import InProcessBus, Subscription
 from hotline.live import BridgeLive
 from hotline.pops.current import MemoryPops
@@ -73,7 +74,7 @@ async def floor() -> AsyncIterator[Floor]:
     service = PopService(bus, history, current, history_timeout=0.5)
     await service.start()
     bridge = Bridge(client=None, bus=bus, rule=RingRule())  # type: ignore[arg-type]
-    app = web.Application()
+    app = web.Application(middlewares=[errors])
     add_routes(app, SeatControl(None, "hotline", ("小休",)), BridgeLive(bridge), bus, auth=AUTH, pops=current)  # type: ignore[arg-type]
     try:
         async with TestClient(TestServer(app)) as client:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from hotline.recordings.qaauth import QaAuth, QaAuthError, add_user, check_password, hash_password, load_users
+from hotline.recordings.scoring import STANDARD_KEYS, Scored, ScoreInvalid, parse_sheet, period_start, report
 from hotline.seats import tokens as seat_tokens
-from recordings.qaauth import QaAuth, QaAuthError, add_user, check_password, hash_password, load_users
-from recordings.scoring import STANDARD_KEYS, Scored, ScoreInvalid, parse_sheet, period_start, report
 
 ALL_PASS = {k: {"passed": True, "comment": ""} for k in STANDARD_KEYS}
 

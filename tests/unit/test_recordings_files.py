@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from recordings.checker import RecStatus, verdict
-from recordings.files import delete_strays, finalise, find, located, measure
-from recordings.formats import Format
-from recordings.paths import PathRefused, relative_path
+from hotline.recordings.checker import RecStatus, verdict
+from hotline.recordings.files import delete_strays, finalise, find, located, measure
+from hotline.recordings.formats import Format
+from hotline.recordings.paths import PathRefused, relative_path
 from tests.helpers.recordings import raw_tone
 
 DAY = date(2026, 11, 30)

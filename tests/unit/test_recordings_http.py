@@ -1,4 +1,4 @@
-"""The audio route (recordings/http.py) over files sox really made: each format served with its own
+"""The audio route (hotline/recordings/http.py) over files sox really made: each format served with its own
 Content-Type and download name, with HTTP Range, whatever format new recordings are made in now (an old .wav
 stays playable after a switch to ogg). The stand-in catalogue is a dict; roles and audit are in test_qa."""
 
@@ -12,10 +12,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from recordings import files
-from recordings.formats import Format
-from recordings.http import QaContext, add_routes
-from recordings.qaauth import QaAuth, add_user
+from hotline.api import errors
+from hotline.recordings import files
+from hotline.recordings.formats import Format
+from hotline.recordings.http import QaContext, add_routes
+from hotline.recordings.qaauth import QaAuth, add_user
 from tests.helpers.recordings import KEY, raw_tone
 
 DAY = "2026/11/30"
@@ -55,7 +56,7 @@ async def client(tmp_path: Path) -> AsyncIterator[tuple[TestClient[Any, Any], Re
     add_user(users, "qa", "qa-password")
     staff = QaAuth(KEY, users)
     service = Recordings(tmp_path / "rec")
-    app = web.Application()
+    app = web.Application(middlewares=[errors])
     add_routes(app, QaContext(service, staff, object(), {}))  # type: ignore[arg-type]
     token, _ = staff.login("qa", "qa-password")
     async with TestClient(TestServer(app)) as http:
@@ -116,9 +117,9 @@ async def test_reports_and_sampling_count_days_on_the_hotline_clock(tmp_path: Pa
     from zoneinfo import ZoneInfo
 
     from hotline.bus import make_bus
-    from recordings.retention import Retention
-    from recordings.sampling import Rule
-    from recordings.service import RecordingConfig, RecordingService
+    from hotline.recordings.retention import Retention
+    from hotline.recordings.sampling import Rule
+    from hotline.recordings.service import RecordingConfig, RecordingService
 
     asked: list[tuple[str, str]] = []
 
@@ -140,7 +141,7 @@ async def test_reports_and_sampling_count_days_on_the_hotline_clock(tmp_path: Pa
     users = tmp_path / "staff.json"
     add_user(users, "qa", "qa-password")
     staff = QaAuth(KEY, users)
-    app = web.Application()
+    app = web.Application(middlewares=[errors])
     add_routes(app, QaContext(service, staff, object(), {}))  # type: ignore[arg-type]
     token, _ = staff.login("qa", "qa-password")
     auth = {"Authorization": f"Bearer {token}"}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 
 from ami_bridge.constants import CallState, LegRole
 from ami_bridge.snapshots import CallSnapshot, LegSnapshot
-from recordings.checker import FileFacts, RecStatus, expected_seconds, verdict
-from recordings.formats import DEFAULT, Format
-from recordings.paths import PathRefused, asterisk_view, check_call_id, parse_relative, relative_path, resolve
-from recordings.retention import Retention
+from hotline.recordings.checker import FileFacts, RecStatus, expected_seconds, verdict
+from hotline.recordings.formats import DEFAULT, Format
+from hotline.recordings.paths import PathRefused, check_call_id, parse_relative, relative_path, resolve
+from hotline.recordings.retention import Retention
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
@@ -124,13 +124,6 @@ def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
         resolve(root, "2026/11/30/secret.ogg")
 
 
-def test_asterisk_view() -> None:
-    assert asterisk_view(Path("/srv/rec"), Path("/")) == PurePosixPath("/srv/rec")
-    assert asterisk_view(Path("/var/cache/h/root/rec"), Path("/var/cache/h/root")) == PurePosixPath("/rec")
-    with pytest.raises(PathRefused, match="outside Asterisk's chroot"):
-        asterisk_view(Path("/srv/rec"), Path("/var/cache/h/root"))
-
-
 @pytest.mark.parametrize(
     "categories, today, review, due",
     [
@@ -163,8 +156,8 @@ def test_the_nightly_run_is_at_its_time_on_the_hotline_clock(now: datetime, next
     from zoneinfo import ZoneInfo
 
     from hotline.bus import make_bus
-    from recordings.sampling import Rule
-    from recordings.service import RecordingConfig, RecordingService
+    from hotline.recordings.sampling import Rule
+    from hotline.recordings.service import RecordingConfig, RecordingService
 
     zone = ZoneInfo("Asia/Shanghai")
     config = RecordingConfig(Path("/nonexistent"), zone, 0, 1.5, Retention(1, 2), Rule(0.05, 2), time(1, 30))

@@ -1,4 +1,4 @@
-"""`hotline qa recompress` (recordings/recompress.py) over a real SQLite store and files sox really made: an old
+"""`hotline qa recompress` (hotline/recordings/recompress.py) over a real SQLite store and files sox really made: an old
 .wav becomes the configured .ogg with its row moved and the .wav gone, and is served as audio/ogg; a .wav cut
 short whose header still promises the whole call is kept; a run killed between any two steps loses nothing and
 the next one finishes; purged rows, live, recent and unfinished files are left; --dry-run changes nothing."""
@@ -18,16 +18,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from hotline.api import errors
 from hotline.bus import make_bus
 from hotline.db.store import Store
-from recordings import files
-from recordings.checker import RecStatus, Talk
-from recordings.formats import Format
-from recordings.recompress import left_alone, recompress
-from recordings.retention import Retention
-from recordings.sampling import Rule
-from recordings.service import RecordingConfig, RecordingService
-from recordings.store import RecordingStore
+from hotline.recordings import files
+from hotline.recordings.checker import RecStatus, Talk
+from hotline.recordings.formats import Format
+from hotline.recordings.recompress import left_alone, recompress
+from hotline.recordings.retention import Retention
+from hotline.recordings.sampling import Rule
+from hotline.recordings.service import RecordingConfig, RecordingService
+from hotline.recordings.store import RecordingStore
 from tests.helpers import realparts
 from tests.helpers.recordings import raw_tone
 
@@ -94,14 +95,14 @@ async def test_an_old_wav_becomes_the_configured_ogg_and_is_served_so(service: R
     again = await recompress(service, since=None, live=set())
     assert again.converted == [] and again.skipped == {"already ogg": 1} and ogg.read_bytes() == data
 
-    from recordings.http import QaContext, add_routes
-    from recordings.qaauth import QaAuth, add_user
+    from hotline.recordings.http import QaContext, add_routes
+    from hotline.recordings.qaauth import QaAuth, add_user
     from tests.helpers.recordings import KEY
 
     users = service.root.parent / "staff.json"
     add_user(users, "qa", "qa-password")
     staff = QaAuth(KEY, users)
-    app = web.Application()
+    app = web.Application(middlewares=[errors])
     add_routes(app, QaContext(service, staff, object(), {}))  # type: ignore[arg-type]
     token, _ = staff.login("qa", "qa-password")
     async with TestClient(TestServer(app)) as http:

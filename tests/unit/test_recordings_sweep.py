@@ -1,4 +1,4 @@
-"""The sweep's decisions (recordings/sweep.py), the verdicts it writes (checker), and the day listing
+"""The sweep's decisions (hotline/recordings/sweep.py), the verdicts it writes (checker), and the day listing
 (files.on_disk), as tables."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from ami_bridge.protocol import Frame, FrameKind
-from recordings.checker import FileFacts, RecStatus, Verdict, recheck, unknown_call, verdict
-from recordings.files import OnDisk, on_disk
-from recordings.formats import Format
-from recordings.sweep import Leave, channel_ids, channel_made_at, left_alone, outbound_of, sweep_days
+from hotline.recordings.checker import FileFacts, RecStatus, Verdict, recheck, unknown_call, verdict
+from hotline.recordings.files import OnDisk, on_disk
+from hotline.recordings.formats import Format
+from hotline.recordings.sweep import Leave, channel_ids, channel_made_at, left_alone, outbound_of, sweep_days
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 GOOD = FileFacts(True, 96_044, 3.0)

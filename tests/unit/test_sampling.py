@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from recordings.sampling import Candidate, Reason, Rule, random_count, sample_day, spread_draw
+from hotline.recordings.sampling import Candidate, Reason, Rule, random_count, sample_day, spread_draw
 
 DAY = date(2026, 11, 30)
 T0 = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)

@@ -18,13 +18,14 @@ from ami_bridge.bridge import Bridge
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from hotline.access import ACCESS, Access, guard
+from hotline.api import errors
 from hotline.bus import InProcessBus
 from hotline.live import BridgeLive
 from hotline.pops.current import MemoryPops
+from hotline.recordings.qaauth import QaAuth
 from hotline.seats import tokens
 from hotline.seats.auth import SeatAuth, session_key
 from hotline.seats.http import add_routes
-from recordings.qaauth import QaAuth
 
 KEY = b"0123456789abcdef0123456789abcdef"
 NOW = 1_800_000_000
@@ -80,7 +81,7 @@ def test_the_key_file_is_made_once_and_private(tmp_path: Path) -> None:
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     bus = InProcessBus()
     bridge = Bridge(client=None, bus=bus, rule=RingRule())  # type: ignore[arg-type]
-    app = web.Application(middlewares=[guard])
+    app = web.Application(middlewares=[errors, guard])
     auth = SeatAuth(KEY, PASSWORDS, ttl_s=3600)
     app[ACCESS] = Access(auth, QaAuth(KEY, tmp_path / "staff.json"))
     add_routes(app, SeatControl(None, "hotline", ("小休",)), BridgeLive(bridge), bus, auth=auth, pops=MemoryPops())  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from ami_bridge.constants import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, SeatState
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import SeatSnapshot
+from hotline.api import errors
 from hotline.bus import InProcessBus
 from hotline.live import BridgeLive
 from hotline.pops.current import MemoryPops
@@ -38,7 +39,7 @@ async def served() -> AsyncIterator[tuple[TestClient[Any, Any], InProcessBus]]:
     bus = InProcessBus()
     bridge = Bridge(client=None, bus=bus, rule=RingRule(reason="未接"))  # type: ignore[arg-type]
     bridge.seats.restore([SeatSnapshot("8001", SeatState.PAUSED, "PJSIP/8001", "小休", since=T0)])
-    app = web.Application()
+    app = web.Application(middlewares=[errors])
     control = SeatControl(None, "hotline", REASONS)  # type: ignore[arg-type]
     add_routes(app, control, BridgeLive(bridge), bus, auth=AUTH, pops=MemoryPops())
     async with TestClient(TestServer(app)) as client:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from hotline.settings import SettingsError, load_settings
+from hotline.recordings.formats import DEFAULT, Format
+from hotline.settings import RecordingFormat, SettingsError, load_settings
 
 
 def test_defaults_are_the_embedded_single_box() -> None:
@@ -26,6 +29,11 @@ def test_plain_database_and_redis_urls() -> None:
     s = load_settings({"DATABASE_URL": "postgresql+asyncpg://localhost/test", "REDIS_URL": "redis://localhost:6379"})
     assert s.effective_database_url == "postgresql+asyncpg://localhost/test"
     assert s.redis_url == "redis://localhost:6379"
+
+
+def test_the_recording_formats_are_the_formats_recordings_make() -> None:
+    assert set(get_args(RecordingFormat)) == {f.value for f in Format}
+    assert Format(load_settings({}).recording_format) is DEFAULT
 
 
 def test_the_recording_format_is_one_of_three() -> None:

@@ -14,11 +14,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from hotline.access import ACCESS, Access, guard
+from hotline.api import errors
+from hotline.recordings.qaauth import QaAuth
 from hotline.seats import tokens
 from hotline.seats.auth import SEAT_AUTH, SeatAuth
 from hotline.threeway.http import add_routes
 from hotline.threeway.machine import Attempt, TwCommand, TwState
-from recordings.qaauth import QaAuth
 
 KEY = b"0123456789abcdef0123456789abcdef"
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -51,7 +52,7 @@ class FakeThreeway:
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[TestClient[Any, Any], FakeThreeway]]:
-    app = web.Application(middlewares=[guard])
+    app = web.Application(middlewares=[errors, guard])
     app[SEAT_AUTH] = SeatAuth(KEY, {"8001": "pw-one", "8002": "pw-two"})
     app[ACCESS] = Access(app[SEAT_AUTH], QaAuth(KEY, tmp_path / "staff.json"))
     fake = FakeThreeway()

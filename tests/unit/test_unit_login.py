@@ -13,11 +13,12 @@ import pytest
 
 from hotline.cli import parser
 from hotline.db.store import Store
+from hotline.errors import Kind
+from hotline.recordings.cli import cmd_qa
+from hotline.recordings.qaauth import Principal, QaAuth, QaAuthError, add_user, load_users
 from hotline.settings import Settings, load_settings
 from hotline.tickets.model import Category, Unit
 from hotline.tickets.unitstore import UnitDirectory
-from recordings.cli import cmd_qa
-from recordings.qaauth import Principal, QaAuth, QaAuthError, add_user, load_users
 
 KEY = b"0123456789abcdef0123456789abcdef"
 
@@ -116,5 +117,5 @@ def test_a_role_this_version_does_not_know_gets_nothing(tmp_path: Path) -> None:
     for attempt in (lambda: auth.login("au-wang", "auditor-password"), lambda: auth.verify(token)):
         with pytest.raises(QaAuthError, match="role 'auditor', which this version does not know") as err:
             attempt()
-        assert (err.value.status, err.value.reason) == (403, "unknown-role")
+        assert (err.value.kind, err.value.error) == (Kind.FORBIDDEN, "unknown-role")  # answered 403
     assert auth.role("au-wang") == ""

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from hotline.errors import Invalid
+
 STANDARDS: tuple[tuple[str, str], ...] = (
     ("opening", "开头语"),
     ("closing", "结束语"),
@@ -27,9 +29,9 @@ OVERALL = ("合格", "不合格")
 MAX_COMMENT = 500
 
 
-class ScoreInvalid(ValueError):
+class ScoreInvalid(Invalid, ValueError):
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}", field=field)
         self.field = field
 
 

@@ -56,10 +56,7 @@ def principal(request: web.Request, *, leader: bool = False) -> Principal:
     ctx, token = request.app[QA], token_of(request)
     if not token:
         raise ApiError(401, "login-required", "log in first: recordings need a QA login (or the seat's own)")
-    try:
-        found = ctx.qa.verify(token)
-    except QaAuthError as exc:
-        raise ApiError(exc.status, exc.reason, str(exc)) from None
+    found = ctx.qa.verify(token)
     if found is not None and found.role not in ("qa", "leader"):  # a handling unit's login: its tickets only
         raise ApiError(403, "not-allowed", f"{found.who} may not do this: recordings and QA are the hotline's own")
     if found is not None and found.role == "leader" and not leader:
@@ -125,9 +122,9 @@ async def qa_login(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid-input", "user and password: required", field="user")
     try:
         token, expires = request.app[QA].qa.login(user, password)
-    except QaAuthError as exc:
+    except QaAuthError:
         log.warning("staff login refused for %r from %s", user[:32], request.remote)
-        raise ApiError(exc.status, exc.reason, str(exc)) from None
+        raise
     role, unit = request.app[QA].qa.role(user), request.app[QA].qa.unit(user)
     log.info("staff user %s (%s%s) logged in from %s", user, role, f" of unit {unit}" if unit else "", request.remote)
     return _json({"user": user, "role": role, "unit": unit, "token": token,

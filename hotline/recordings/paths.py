@@ -1,5 +1,5 @@
 """Where a recording lives, pure: ``<root>/<YYYY>/<MM>/<DD>/<call id>.<ext>``, ext one of the formats
-(recordings/formats.py: ogg, flac, wav; Asterisk's .raw beside it until the call is finalised).
+(hotline/recordings/formats.py: ogg, flac, wav; Asterisk's .raw beside it until the call is finalised).
 
 The call id is the one Asterisk gave the call (HOTLINE_CALL, e.g. ``1764566400.12``); nothing a caller or a
 user typed ever becomes part of a path. Every path handed to the file system goes through `resolve`, which
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+from hotline.errors import Invalid
 
 from .formats import Format
 
@@ -22,8 +24,10 @@ RELATIVE = re.compile(
 SHAPE = f"YYYY/MM/DD/<call id>.{{{','.join(Format)}}}"
 
 
-class PathRefused(ValueError):
+class PathRefused(Invalid, ValueError):
     """A call id or a stored path that must not reach the file system."""
+
+    error = "path-refused"
 
 
 def check_call_id(call_id: str) -> str:
@@ -58,16 +62,3 @@ def resolve(root: Path, rel: str) -> Path:
     if not path.is_relative_to(base):
         raise PathRefused(f"{rel[:120]!r} leads outside the recordings root")
     return path
-
-
-def asterisk_view(host_root: Path, chroot: Path) -> PurePosixPath:
-    """The recordings root as a (chrooted) Asterisk sees it. A folder outside the chroot is unreachable
-    for Asterisk: PathRefused, naming both (bind-mount it into the chroot, or leave the setting empty)."""
-    if chroot == Path("/"):
-        return PurePosixPath(host_root)
-    if not host_root.is_relative_to(chroot):
-        raise PathRefused(
-            f"HOTLINE_RECORDINGS_DIR={host_root} is outside Asterisk's chroot {chroot}: Asterisk cannot write there "
-            "(leave it empty for the instance's folder, or bind-mount the folder into the chroot and name that path)"
-        )
-    return PurePosixPath("/") / host_root.relative_to(chroot)

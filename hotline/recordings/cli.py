@@ -12,7 +12,7 @@ hotline qa sweep [--days 7]               catalogue recordings with no row (call
 hotline qa recompress --days N | --all [--dry-run]
                                           re-encode finished recordings stored in another format (old .wav files)
                                           into HOTLINE_RECORDING_FORMAT, one at a time, newest first; resumable
-                                          (recordings/recompress.py); exit 1 if any file failed
+                                          (hotline/recordings/recompress.py); exit 1 if any file failed
 """
 
 from __future__ import annotations
@@ -31,11 +31,16 @@ from hotline.settings import Settings
 if TYPE_CHECKING:
     from .service import RecordingService
 
+from hotline.errors import Unavailable
+
+from .formats import Format
 from .qaauth import add_user
 
 
-class LiveUnknown(RuntimeError):
+class LiveUnknown(Unavailable, RuntimeError):
     """Asterisk cannot be asked which calls are live: the sweep would risk a file MixMonitor still writes."""
+
+    error = "live-calls-unknown"
 
 
 def recordings_root(settings: Settings) -> Path:
@@ -100,7 +105,7 @@ async def _job(settings: Settings, args: argparse.Namespace) -> int:
     config = RecordingConfig(
         recordings_root(s), s.zone, 0.0, s.recording_tolerance_s,
         Retention(s.retention_days, s.retention_complaint_days), Rule(s.qa_sample_ratio, s.qa_sample_min),
-        s.qa_nightly_at, s.recording_sweep_days, format=s.recording_format,
+        s.qa_nightly_at, s.recording_sweep_days, format=Format(s.recording_format),
     )  # fmt: skip
     service = RecordingService(None, bus, RecordingStore(store.engine), config)
     today = datetime.now(s.zone).date()

@@ -9,7 +9,7 @@ sha256) and its catalogue row written with the checker's verdict. Callbacks (回
 [dialer-record] records the citizen's leg under the attempt id; when the dialer publishes an attempt as ended
 after the citizen answered, it is catalogued from the attempt's row (callback_attempts).
 
-A call that ended while the service was down never gets that message: the sweep (recordings/sweep.py)
+A call that ended while the service was down never gets that message: the sweep (hotline/recordings/sweep.py)
 catalogues such files at start, every night before the check, and by hand (`hotline qa sweep`).
 """
 

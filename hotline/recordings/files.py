@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
+from hotline.errors import Unavailable
+
 from .checker import FileFacts
 from .formats import Format
 from .paths import PathRefused, relative_path, resolve
 
 
-class SoxMissing(RuntimeError):
-    pass
+class SoxMissing(Unavailable, RuntimeError):
+    """sox (or soxi) is not installed: recordings cannot be finalised or measured."""
+
+    error = "sox-missing"
 
 
 @dataclass(frozen=True, slots=True)

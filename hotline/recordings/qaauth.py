@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hotline.errors import HotlineError, Kind
+
 USER = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
 _TOKEN = re.compile(r"^qa1\.([a-z][a-z0-9_-]{1,31})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -39,10 +41,10 @@ ROLES = ("qa", "leader", "unit")
 User = dict[str, Any]  # an entry of the file: scrypt, label, role, and unit for a unit login
 
 
-class QaAuthError(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.reason = status, reason
+class QaAuthError(HotlineError):
+    def __init__(self, kind: Kind, reason: str, message: str) -> None:
+        super().__init__(message, error=reason, kind=kind)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,7 @@ def _known_role(user: str, entry: User) -> str:
     role = role_of(entry)
     if not role:
         raise QaAuthError(
-            403, "unknown-role",
+            Kind.FORBIDDEN, "unknown-role",
             f"staff user {user[:32]!r} has role {str(entry.get('role'))[:20]!r}, which this version does not know "
             f"({', '.join(sorted(ROLES))}): add the user again with `hotline qa add-user --role ...`",
         )  # fmt: skip
@@ -166,7 +168,9 @@ class QaAuth:
     def login(self, user: str, password: str) -> tuple[str, int]:
         entry = self.users().get(user) if USER.match(user) else None
         if not check_password(entry.get("scrypt") if entry else None, password):
-            raise QaAuthError(401, "wrong-password", f"wrong user or password for staff user {user[:32]!r}")
+            raise QaAuthError(
+                Kind.UNAUTHENTICATED, "wrong-password", f"wrong user or password for staff user {user[:32]!r}"
+            )
         assert entry is not None  # the password matched an entry
         _known_role(user, entry)
         expires = int(self.clock()) + self.ttl_s
@@ -180,19 +184,21 @@ class QaAuth:
             return None
         m = _TOKEN.match(token) if len(token) <= 200 else None
         if m is None:
-            raise QaAuthError(401, "token-invalid", "the QA login token is malformed: log in again")
+            raise QaAuthError(Kind.UNAUTHENTICATED, "token-invalid", "the QA login token is malformed: log in again")
         user, expires, sig = m.groups()
         if not hmac.compare_digest(_sig(self.key, f"qa1.{user}.{expires}"), sig):
-            raise QaAuthError(401, "token-invalid", "the QA login token is not valid: log in again")
+            raise QaAuthError(Kind.UNAUTHENTICATED, "token-invalid", "the QA login token is not valid: log in again")
         if int(expires) <= self.clock():
-            raise QaAuthError(401, "token-expired", "the QA login token has expired: log in again")
+            raise QaAuthError(Kind.UNAUTHENTICATED, "token-expired", "the QA login token has expired: log in again")
         entry = self.users().get(user)
         if entry is None:
-            raise QaAuthError(401, "token-invalid", f"staff user {user} no longer exists")
+            raise QaAuthError(Kind.UNAUTHENTICATED, "token-invalid", f"staff user {user} no longer exists")
         role = _known_role(user, entry)
         if role != "unit":
             return Principal(role, user)
         unit = unit_of(entry)
         if unit is None:
-            raise QaAuthError(401, "token-invalid", f"unit user {user} has no unit id: add it again with --unit ID")
+            raise QaAuthError(
+                Kind.UNAUTHENTICATED, "token-invalid", f"unit user {user} has no unit id: add it again with --unit ID"
+            )
         return Principal(role, user, unit)

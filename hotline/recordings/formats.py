@@ -2,7 +2,7 @@
 are made in; a file made in another (before the centre switched) stays valid and is served as what it is.
 
 Asterisk always writes a headerless stereo .raw (MixMonitor D); after the call sox turns it into
-``<call id>.<ext>`` (recordings/files.py finalise). A minute of talk, 8 kHz stereo (`python -m
+``<call id>.<ext>`` (hotline/recordings/files.py finalise). A minute of talk, 8 kHz stereo (`python -m
 bench.recordings`: Mandarin turns on both sides through G.711): WAV 1.83 MiB, FLAC 0.90 MiB, Ogg 0.28 MiB.
 
 Why Vorbis quality 4 (sox ``-C 4``, about 40 kbit/s at 8 kHz stereo): nobody could listen, so the choice was

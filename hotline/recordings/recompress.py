@@ -37,6 +37,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotline.errors import Conflict, HotlineError
+
 from . import files
 from .checker import RecStatus, recheck, verdict
 from .formats import MIB_PER_MINUTE, Format
@@ -54,12 +56,16 @@ FILE_PROBLEMS = frozenset({RecStatus.MISSING, RecStatus.EMPTY, RecStatus.UNREADA
 MIB = 1024 * 1024
 
 
-class Failed(Exception):
+class Failed(HotlineError):
     """This file was not re-encoded; the message says why and what was kept."""
 
+    error = "recompress-failed"
 
-class Busy(RuntimeError):
+
+class Busy(Conflict, RuntimeError):
     """Another `hotline qa recompress` runs on the same recordings."""
+
+    error = "recompress-busy"
 
 
 @dataclass

@@ -35,7 +35,7 @@ from .scoring import STANDARDS, ScoreInvalid, parse_sheet, report, teams_by_seat
 from .service import RecordingService
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).resolve().parent.parent / "hotline" / "static"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 class QaContext:

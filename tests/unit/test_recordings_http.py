@@ -12,8 +12,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from hotline import web as hotline_web
 from hotline.api import errors
 from hotline.recordings import files
+from hotline.recordings import http as recordings_http
 from hotline.recordings.formats import Format
 from hotline.recordings.http import QaContext, add_routes
 from hotline.recordings.qaauth import QaAuth, add_user
@@ -155,3 +157,8 @@ async def test_reports_and_sampling_count_days_on_the_hotline_clock(tmp_path: Pa
         async with http.post("/api/qa/sample", headers=auth) as resp:
             assert resp.status == 200 and (await resp.json())["day"] == "2026-12-01"
     assert sampled == [date(2026, 12, 1)]
+
+
+def test_the_qa_page_is_where_the_route_serves_it_from() -> None:
+    assert (recordings_http.STATIC / "qa.html").is_file()
+    assert recordings_http.STATIC == hotline_web.STATIC  # one folder of pages

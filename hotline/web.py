@@ -1,55 +1,29 @@
-"""The HTTP side: one aiohttp app factory, resources in cleanup_ctx, thin handlers.
+"""The HTTP side: one aiohttp app factory; each feature adds its routes through its plugin (hotline/plugins.py).
 
-API errors are JSON: {"error": <stable id>, "message": <what was wrong>, "details": {...}} with an
-HTTP status.
+API errors are JSON: {"error": <stable id>, "message": <what was wrong>, "details": {...}}, written by one
+middleware (hotline/api.py `errors`) with the status of the error's kind.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
-from aiohttp import WSMsgType, web
-
-from ami_bridge.seat_control import SeatControl
-from hotline.recordings import http as recordings_http
-from hotline.recordings.http import QaContext
-from hotline.recordings.qaauth import QaAuth
-from hotline.topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
+from aiohttp import web
 
 from .access import ACCESS, Access, guard
-from .api import ApiError, close_websockets_on_shutdown, dumps, errors, track_websocket
-from .bus import Bus
-from .callbacks import http as callbacks_http
-from .callbacks.store import CallbackStore
+from .api import ApiError, close_websockets_on_shutdown, dumps, errors
 from .db.store import Store
-from .floor import http as floor_http
-from .floor.http import FLOOR
-from .floor.service import FloorService
 from .live import LiveState
-from .pops.current import CurrentPops
-from .seats import http as seats_http
-from .seats.auth import SeatAuth
+from .plugin import Core, Plugin
+from .recordings.plugin import STAFF
+from .seats.plugin import SEAT_AUTH
 from .survey.store import SurveyStore
-from .threeway import http as threeway_http
-from .threeway.service import ThreewayService
-from .tickets import http as tickets_http
-from .tickets.store import TicketStore
-from .units_portal import http as units_portal_http
 
 log = logging.getLogger(__name__)
 
 LIVE: web.AppKey[LiveState] = web.AppKey("live", LiveState)
-BUS: web.AppKey[Bus] = web.AppKey("bus", object)  # type: ignore[arg-type]
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
-STATIC = Path(__file__).resolve().parent / "static"
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def health(request: web.Request) -> web.Response:
@@ -83,84 +57,16 @@ async def get_call(request: web.Request) -> web.Response:
     return web.json_response({**snap.to_json(), "survey": survey and survey.to_json()}, dumps=dumps)
 
 
-async def floor_ws(request: web.Request) -> web.WebSocketResponse:
-    """Live calls and seats for the floor view: a snapshot, then every change."""
-    ws = web.WebSocketResponse(heartbeat=20)
-    await ws.prepare(request)
-    track_websocket(request, ws)
-    live = request.app[LIVE]
-    async with request.app[BUS].subscribe(TOPIC_CALL, TOPIC_SEAT, TOPIC_MISS, TOPIC_FLOOR, TOPIC_BRIDGE) as sub:
-        await ws.send_str(
-            dumps(
-                {
-                    "topic": "snapshot",
-                    "calls": [c.to_json() for c in live.calls()],
-                    "seats": [s.to_json() for s in live.seats()],
-                    "floor": request.app[FLOOR].view(),
-                }
-            )
-        )
-        pump = asyncio.create_task(_pump(sub, ws))
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.ERROR:
-                    break
-        finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-    return ws
-
-
-async def _pump(sub: Any, ws: web.WebSocketResponse) -> None:
-    async for topic, message in sub:
-        try:
-            await ws.send_str(dumps({"topic": topic, **message}))
-        except ConnectionResetError:
-            return  # the browser went away; floor_ws's loop ends and cleans up
-
-
-async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "floor.html")
-
-
-def make_app(
-    live: LiveState,
-    bus: Bus,
-    store: Store,
-    seats: SeatControl,
-    floor: FloorService,
-    extra_ctx: Callable[[web.Application], AsyncIterator[None]] | None = None,
-    *,
-    auth: SeatAuth,
-    pops: CurrentPops,
-    tickets: TicketStore | None = None,
-    threeway: ThreewayService | None = None,
-    qa: QaContext | None = None,
-    callbacks: CallbackStore | None = None,
-    callback_survey: bool = False,
-    staff: QaAuth,
-) -> web.Application:
+def make_app(core: Core, plugins: Sequence[Plugin]) -> web.Application:
+    """The service's app: the errors and access middlewares, the live calls and health, then each plugin's
+    routes in the plugins' order."""
     app = web.Application(middlewares=[errors, guard])
-    app[LIVE], app[BUS], app[STORE] = live, bus, store
-    app[ACCESS] = Access(auth, staff)
+    app[LIVE], app[STORE] = core.live, core.store
+    app[ACCESS] = Access(core.need(SEAT_AUTH), core.need(STAFF))
     close_websockets_on_shutdown(app)
-    if extra_ctx is not None:
-        app.cleanup_ctx.append(extra_ctx)
-    app.router.add_get("/", index)
     app.router.add_get("/health", health)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/api/calls/{call_id}", get_call)
-    app.router.add_get("/ws/floor", floor_ws)
-    floor_http.add_routes(app, floor, live, store)
-    if threeway is not None:  # before the seat actions' /api/seats/{seat}/{action}
-        threeway_http.add_routes(app, threeway)
-    seats_http.add_routes(app, seats, live, bus, auth=auth, pops=pops)
-    if tickets is not None:
-        tickets_http.add_routes(app, tickets)
-        units_portal_http.add_routes(app, tickets)
-        if callbacks is not None:
-            callbacks_http.add_routes(app, callbacks, tickets, bus, survey=callback_survey)
-    if qa is not None:
-        recordings_http.add_routes(app, qa)
+    for plugin in plugins:
+        plugin.routes(app, core)
     return app

@@ -23,6 +23,7 @@ from hotline.settings import Settings
 from ivr.prompts import PromptError, build_prompts, load_prompts
 
 from ..errors import Unavailable
+from ..plugin import Part
 from .provision import AsteriskInstall
 
 log = logging.getLogger(__name__)
@@ -323,3 +324,7 @@ class Instance:
         if not path.exists():
             return "(no messages.log)"
         return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+
+
+# The Asterisk instance the service started (or found running) here, for the features that read its folders.
+ASTERISK: Part[Instance] = Part("asterisk")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hotline.errors import NotFound
 
 from ..db.models import CallbackAttemptRow, CallbackRequestRow, CallbackTaskRow, CallRow, TicketRow, UnitRow, iso_utc
+from ..tickets.store import TicketStore
 from ..tickets.validate import normalise_phone
 from ..workdays import WorkCalendar
 from . import schedule as sc
@@ -435,3 +436,14 @@ async def for_ticket(session: AsyncSession, ticket_id: int, call_ids: list[str])
         select(CallbackTaskRow).where(CallbackTaskRow.ticket_id == ticket_id).order_by(CallbackTaskRow.id)
     )
     return [brief(c) for c in rows]
+
+
+def join_case_file(tickets: TicketStore, policy: Policy) -> None:
+    """The ticket's view shows its 回访 tasks, and a unit's reply (反馈) makes one, inside the reply's own
+    transaction: the reply and its 回访 are saved together or not at all."""
+
+    def on_reply(session: AsyncSession, row: TicketRow, event_id: int, now: datetime) -> None:
+        add_reply_task(session, row, event_id, now, tickets.calendar, policy)
+
+    tickets.parts["callbacks"] = for_ticket
+    tickets.on_reply.append(on_reply)

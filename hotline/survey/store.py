@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ivr.reports import CallbackRequest, SurveyResult
 
 from ..db.models import CallbackRequestRow, SurveyResultRow, TicketCallRow
+from ..tickets.store import TicketStore
 
 __all__ = ["CallbackRequest", "SurveyResult", "SurveyStore"]
 
@@ -98,3 +99,8 @@ async def for_ticket(session: AsyncSession, ticket_id: int, call_ids: list[str])
         select(SurveyResultRow).where(SurveyResultRow.call_id.in_(call_ids)).order_by(SurveyResultRow.at)
     )
     return [survey_of_row(r).to_json() for r in rows]
+
+
+def join_case_file(tickets: TicketStore) -> None:
+    """The ticket's view (its case file) shows the caller's ratings of its calls."""
+    tickets.parts["surveys"] = for_ticket

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.db.models import ThreewayAttemptRow
 from hotline.threeway.machine import Attempt
+from hotline.tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 COLUMNS = ("call_id", "seat", "unit_id", "unit_name", "number", "consult", "outcome", "requested_at", "ringing_at",
@@ -89,3 +90,8 @@ async def for_ticket(session: AsyncSession, ticket_id: int, call_ids: list[str])
         .order_by(ThreewayAttemptRow.requested_at)
     )
     return [row_json(a) for a in rows]
+
+
+def join_case_file(tickets: TicketStore) -> None:
+    """The ticket's view (its case file) shows its three-way attempts."""
+    tickets.parts["threeway"] = for_ticket

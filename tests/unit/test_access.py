@@ -15,10 +15,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from hotline import access
 from hotline.access import RULES, Need, Role, check, guard, rule_of
 from hotline.api import ApiError, errors, json_body
-from hotline.recordings.http import QaContext
+from hotline.callbacks.plugin import CALLBACKS
+from hotline.floor.plugin import FLOOR
+from hotline.plugin import Core
+from hotline.plugins import plugins
+from hotline.pops.plugin import CURRENT_POPS
+from hotline.recordings.plugin import RECORDINGS, STAFF
 from hotline.recordings.qaauth import Principal, QaAuth, add_user
 from hotline.seats import tokens
 from hotline.seats.auth import SeatAuth
+from hotline.seats.plugin import SEAT_AUTH
+from hotline.settings import load_settings
+from hotline.threeway.plugin import THREEWAY
+from hotline.tickets.plugin import TICKETS
 from hotline.web import make_app
 
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -33,10 +42,15 @@ def real_app(tmp_path: Path) -> web.Application:
     seats = SeatAuth(KEY, {"8001": "pw-one", "8002": "pw-two"})
     staff = QaAuth(KEY, users)
     nothing: Any = object()
-    return make_app(
-        nothing, nothing, nothing, nothing, nothing, auth=seats, pops=nothing, tickets=nothing, threeway=nothing,
-        callbacks=nothing, qa=QaContext(nothing, staff, seats, {}), staff=staff,
+    core = Core(
+        settings=load_settings({}), store=nothing, bus=nothing, calendar=nothing, stack=nothing, client=nothing,
+        bridge=nothing, control=nothing, live=nothing,
     )  # fmt: skip
+    for part in (TICKETS, CALLBACKS, THREEWAY, FLOOR, CURRENT_POPS, RECORDINGS):
+        core.provide(part, nothing)
+    core.provide(SEAT_AUTH, seats)
+    core.provide(STAFF, staff)
+    return make_app(core, plugins())  # every plugin's routes, as the service adds them
 
 
 def routes(app: web.Application) -> set[tuple[str, str]]:

@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from hotline import web as hotline_web
 from hotline.api import errors
+from hotline.floor import http as floor_http
 from hotline.recordings import files
 from hotline.recordings import http as recordings_http
 from hotline.recordings.formats import Format
@@ -161,4 +161,4 @@ async def test_reports_and_sampling_count_days_on_the_hotline_clock(tmp_path: Pa
 
 def test_the_qa_page_is_where_the_route_serves_it_from() -> None:
     assert (recordings_http.STATIC / "qa.html").is_file()
-    assert recordings_http.STATIC == hotline_web.STATIC  # one folder of pages
+    assert recordings_http.STATIC == floor_http.STATIC  # one folder of pages

@@ -3,14 +3,19 @@ its automated survey's keys into the server)."""
 
 from __future__ import annotations
 
-from ..plugin import Core, Part, Plugin
+from ..plugin import Base, Core, Part, Plugin
+from ..tickets.plugin import TICKETS
 from .service import Ivr, start_ivr
+from .store import join_case_file
 
 IVR: Part[Ivr] = Part("ivr")
 
 
 class SurveyPlugin(Plugin):
     name = "survey"
+
+    async def prepare(self, base: Base) -> None:
+        join_case_file(base.need(TICKETS))  # the ticket's view shows the caller's ratings of its calls
 
     async def start(self, core: Core) -> None:
         def seat_of(call_id: str) -> str | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..plugin import Core, Part, Plugin
+from ..plugin import Base, Core, Part, Plugin
 from ..tickets.plugin import TICKETS
 from . import http
-from .records import ThreewayRecords
+from .records import ThreewayRecords, join_case_file
 from .service import ThreewayConfig, ThreewayService
 
 THREEWAY: Part[ThreewayService] = Part("threeway")
@@ -16,6 +16,9 @@ THREEWAY: Part[ThreewayService] = Part("threeway")
 
 class ThreewayPlugin(Plugin):
     name = "threeway"
+
+    async def prepare(self, base: Base) -> None:
+        join_case_file(base.need(TICKETS))  # the ticket's view shows its three-way attempts
 
     async def start(self, core: Core) -> None:
         s = core.settings

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from . import events as ev
 from .calls import CallBook, IllegalTransition
@@ -28,6 +29,7 @@ from .seats import IllegalSeatTransition, SeatBook
 from .snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
 from .sync import rebuild
 
+E = TypeVar("E")
 log = logging.getLogger(__name__)
 UNFINISHED_LOOKBACK = timedelta(days=7)  # how far back the first resync looks for calls left unfinished
 
@@ -70,9 +72,9 @@ class Bridge:
         self._told: dict[str, tuple[str, str | None]] = {}  # call id → (state, seat) last logged at INFO
         self._dirty_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        # Called with every frame, in order, before the models (cheap, non-blocking: e.g. hotline/threeway
-        # puts it on its own queue).
-        self.listeners: list[Callable[[Frame], None]] = []
+        # The features' handlers by event type, called in order before the models (cheap, non-blocking: e.g.
+        # hotline/threeway puts the event on its own queue). See `subscribe`.
+        self._subscribers: dict[type, list[Callable[[Any], None]]] = {}
 
     async def start(self) -> None:
         if self.store is not None:
@@ -164,11 +166,32 @@ class Bridge:
             with contextlib.suppress(AmiError):
                 await self.resync()
 
+    def subscribe(self, kinds: tuple[type[Any], ...], handler: Callable[[E], None]) -> Callable[[], None]:
+        """`handler` gets every event of these types (model events and notices, decoded once here), in the
+        order Asterisk sent them, before the models apply it; it must not block. `kinds` are the types of the
+        handler's argument (a union beside it, e.g. hotline/threeway/service.py HEARD). Returns the unsubscribe."""
+        for kind in kinds:
+            self._subscribers.setdefault(kind, []).append(handler)
+
+        def unsubscribe() -> None:
+            for kind in kinds:
+                with contextlib.suppress(ValueError):
+                    self._subscribers[kind].remove(handler)
+
+        return unsubscribe
+
+    def _tell(self, event: object) -> None:
+        for handler in self._subscribers.get(type(event), ()):
+            handler(event)
+
     async def _on_frame(self, frame: Frame) -> None:
         received = time.time()  # when the bridge took the frame: screen pops measure their delay from it
-        for listener in self.listeners:
-            listener(frame)
         event = ev.decode(frame)
+        if self._subscribers:
+            if (notice := ev.decode_notice(frame)) is not None:
+                self._tell(notice)
+            if event is not None:
+                self._tell(event)
         if event is None:
             return
         self.stats.events += 1

@@ -1,6 +1,9 @@
-"""Typed events: the AMI frames the call and seat models understand, decoded once.
+"""Typed events: the AMI frames the call and seat models understand, and those the features follow, decoded once.
 
-`decode(frame)` returns one of the frozen dataclasses below, or None for frames the models ignore.
+`decode(frame)` returns one of the frozen dataclasses the models use (`Event`), or None for frames they
+ignore; `decode_notice(frame)` the ones only features follow (`Notice`: an Originate's result, our dialplan's
+UserEvents, conference joins and leaves). The bridge decodes each frame once and hands both kinds to the
+features that subscribed to their type (`Bridge.subscribe`).
 Field meanings follow Asterisk 22 (see ../shared notes): AgentCalled is the ring at a seat,
 AgentRingNoAnswer's RingTime is only the configured timeout, so ring times are measured from the
 events' own Timestamps.
@@ -28,6 +31,7 @@ class Channel:
     call_var: str | None  # HOTLINE_CALL, our correlation variable
     role_var: str | None  # HOTLINE_ROLE
     ivr_var: str | None = None  # HOTLINE_IVR: the IVR choices made so far, "/"-separated (set by the IVR)
+    unit_var: str | None = None  # HOTLINE_UNIT: the three-way attempt a handling unit's channel was dialled for
 
     @property
     def endpoint(self) -> str:
@@ -181,6 +185,61 @@ Event = (
 )
 
 
+# ---------------------------------------------------------------- what only the features follow (Notice)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResult:
+    """OriginateResponse of an async Originate: `channel` as Asterisk names it there (PJSIP/8001, no suffix),
+    `uniqueid` the channel id the action asked for (ChannelId), `reason` Asterisk's cause number as text."""
+
+    at: datetime
+    context: str
+    channel: str
+    uniqueid: str
+    success: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackProgress:
+    """UserEvent HotlineCallback from the dialplan's [dialer]/[survey-callback]: SEAT-ANSWERED, ANSWERED, END
+    (with the citizen's DIALSTATUS), SURVEY-END."""
+
+    at: datetime
+    attempt_id: str
+    status: str
+    dial_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThreewayProgress:
+    """UserEvent HotlineThreeway from the dialplan's [threeway-dial]: the DIALSTATUS of the seat's Dial to
+    the unit."""
+
+    at: datetime
+    call_id: str
+    attempt_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceJoined:
+    at: datetime
+    conference: str
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceLeft:
+    at: datetime
+    conference: str
+    channel: Channel
+
+
+Notice = OriginateResult | CallbackProgress | ThreewayProgress | ConferenceJoined | ConferenceLeft
+
+
 def _int(text: str, default: int = 0) -> int:
     try:
         return int(text)
@@ -210,6 +269,7 @@ def channel(frame: Frame, prefix: str = "") -> Channel:
         call_var=variables.get("HOTLINE_CALL") or None,
         role_var=variables.get("HOTLINE_ROLE") or None,
         ivr_var=variables.get("HOTLINE_IVR") or None,
+        unit_var=variables.get("HOTLINE_UNIT") or None,
     )
 
 
@@ -269,4 +329,34 @@ _DECODERS: dict[str, Callable[[Frame], Event]] = {
 def decode(frame: Frame) -> Event | None:
     """The typed event for a frame, or None when no model uses it."""
     decoder = _DECODERS.get(frame.name.lower())
+    return decoder(frame) if decoder else None
+
+
+def _user_event(frame: Frame) -> Notice | None:
+    name = frame.get("UserEvent")
+    if name == "HotlineCallback":
+        return CallbackProgress(_at(frame), frame.get("Attempt"), frame.get("Status"), frame.get("Dial"))
+    if name == "HotlineThreeway":
+        return ThreewayProgress(_at(frame), frame.get("Call"), frame.get("Attempt"), frame.get("Status"))
+    return None
+
+
+def _originate(frame: Frame) -> OriginateResult:
+    return OriginateResult(
+        _at(frame), frame.get("Context"), frame.get("Channel"), frame.get("Uniqueid"),
+        frame.get("Response") == "Success", frame.get("Reason"),
+    )  # fmt: skip
+
+
+_NOTICES: dict[str, Callable[[Frame], Notice | None]] = {
+    "originateresponse": _originate,
+    "userevent": _user_event,
+    "confbridgejoin": lambda f: ConferenceJoined(_at(f), f.get("Conference"), channel(f)),
+    "confbridgeleave": lambda f: ConferenceLeft(_at(f), f.get("Conference"), channel(f)),
+}
+
+
+def decode_notice(frame: Frame) -> Notice | None:
+    """The typed event for a frame only features follow, or None."""
+    decoder = _NOTICES.get(frame.name.lower())
     return decoder(frame) if decoder else None

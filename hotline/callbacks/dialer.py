@@ -22,9 +22,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ami_bridge import events as ev
 from ami_bridge.client import AmiClient, AmiError
 from ami_bridge.constants import CallState, SeatState
-from ami_bridge.protocol import Frame
 from hotline.topics import TOPIC_DIALER
 from hotline.workdays import parse_windows
 
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from hotline.settings import Settings
     from hotline.tickets.store import TicketStore
 
+# What the dialer hears from Asterisk: its Originates' results, the dialplan's progress, a survey call's Hangup.
+Heard = ev.OriginateResult | ev.CallbackProgress | ev.ChannelHungUp
+HEARD = (ev.OriginateResult, ev.CallbackProgress, ev.ChannelHungUp)
 log = logging.getLogger(__name__)
 __all__ = ["Dialer", "DialerConfig", "end_outcome", "from_settings"]
 CONTEXT = "dialer"
@@ -87,7 +90,8 @@ class Dialer:
         self.client, self.bridge, self.bus, self.store, self.tickets = client, bridge, bus, store, tickets
         self.policy, self.config, self.clock = policy, config, clock
         self._live: dict[str, str] = {}  # attempt id -> seat, attempts under way
-        self._frames: asyncio.Queue[Frame] = asyncio.Queue()
+        self._events: asyncio.Queue[Heard] = asyncio.Queue()
+        self._unsubscribe: Callable[[], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._recovered_for = -1  # the AMI connection number the in-flight attempts were checked on
         self._lock = asyncio.Lock()
@@ -95,14 +99,14 @@ class Dialer:
         self.paused = False  # tests drive tick() by hand
 
     async def start(self, *, loop: bool = True) -> None:
-        self.bridge.listeners.append(self._offer)
+        self._unsubscribe = self.bridge.subscribe(HEARD, self._offer)
         self._tasks = [asyncio.create_task(self._consume(), name="dialer-events")]
         if loop:
             self._tasks.append(asyncio.create_task(self._loop(), name="dialer-loop"))
 
     async def close(self) -> None:
-        with contextlib.suppress(ValueError):
-            self.bridge.listeners.remove(self._offer)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -110,13 +114,9 @@ class Dialer:
                 await task
         await self.surveys.close()
 
-    def _offer(self, frame: Frame) -> None:
-        if (
-            frame.name == "OriginateResponse"
-            or (frame.name == "UserEvent" and frame.get("UserEvent") == "HotlineCallback")
-            or (frame.name == "Hangup" and frame.get("Uniqueid") in self.surveys.live)  # why a survey call failed
-        ):
-            self._frames.put_nowait(frame)
+    def _offer(self, event: Heard) -> None:
+        if not isinstance(event, ev.ChannelHungUp) or event.channel.uniqueid in self.surveys.live:
+            self._events.put_nowait(event)  # a Hangup only of a survey call: its cause says why it failed
 
     # ------------------------------------------------------------------ planning
     async def _loop(self) -> None:
@@ -229,20 +229,20 @@ class Dialer:
     # ------------------------------------------------------------------ Asterisk's events
     async def _consume(self) -> None:
         while True:
-            frame = await self._frames.get()
+            event = await self._events.get()
             try:
-                await self._handle(frame)
+                await self._handle(event)
             except Exception:
-                log.exception("callback dialer: could not handle %s", frame.name)
+                log.exception("callback dialer: could not handle %s", type(event).__name__)
 
-    async def _handle(self, frame: Frame) -> None:
-        if frame.name == "Hangup":
-            await self.surveys.hung_up(frame)
+    async def _handle(self, event: Heard) -> None:
+        if isinstance(event, ev.ChannelHungUp):
+            await self.surveys.hung_up(event)
             return
-        if frame.name == "OriginateResponse":
-            await self._originate_response(frame)
+        if isinstance(event, ev.OriginateResult):
+            await self._originate_response(event)
             return
-        attempt_id, status = frame.get("Attempt"), frame.get("Status")
+        attempt_id, status = event.attempt_id, event.status
         if status == "SURVEY-END":
             await self.surveys.channel_ended(attempt_id)
             return
@@ -258,19 +258,19 @@ class Dialer:
             log.info("callback attempt %s: the citizen %s answered", attempt_id, row.number)
             await self._publish(row.seat, attempt_id, "talking", row.task_id)
         elif status == "END":
-            dial = frame.get("Dial")
+            dial = event.dial_status
             await self._end(attempt_id, end_outcome(dial), dial or None)
 
-    async def _originate_response(self, frame: Frame) -> None:
-        if frame.get("Context") == SURVEY_CONTEXT and frame.get("Response") != "Success":
-            await self.surveys.originate_failed(frame)
+    async def _originate_response(self, result: ev.OriginateResult) -> None:
+        if result.context == SURVEY_CONTEXT and not result.success:
+            await self.surveys.originate_failed(result)
             return
-        if frame.get("Context") != CONTEXT or frame.get("Response") == "Success":
+        if result.context != CONTEXT or result.success:
             return
-        seat = frame.get("Channel").removeprefix("PJSIP/")
+        seat = result.channel.removeprefix("PJSIP/")
         attempt_id = next((a for a, s in self._live.items() if s == seat), None)
         if attempt_id is not None:
-            log.info("callback attempt %s: seat %s did not answer (%s)", attempt_id, seat, frame.get("Reason"))
+            log.info("callback attempt %s: seat %s did not answer (%s)", attempt_id, seat, result.reason)
             await self._end(attempt_id, AttemptOutcome.SEAT_NO_ANSWER, None)
 
     async def _end(self, attempt_id: str, outcome: AttemptOutcome, dial_status: str | None) -> None:

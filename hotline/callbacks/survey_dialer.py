@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from ami_bridge.client import AmiError
-from ami_bridge.protocol import Frame
+from ami_bridge.events import ChannelHungUp, OriginateResult
 
 from . import survey_call as sv
 from .outcome import record_outcome
@@ -81,17 +81,16 @@ class SurveyCaller:
             await self.fall_back(attempt_id, AttemptOutcome.FAILED, "originate")
         return attempt_id
 
-    async def originate_failed(self, frame: Frame) -> None:
+    async def originate_failed(self, result: OriginateResult) -> None:
         """The citizen did not answer the IVR's call (OriginateResponse Failure). A Reason that does not say
         why (Asterisk 22: 0 for any SIP rejection) is decided by the channel's Hangup Cause, which may come
         before or after this frame."""
-        attempt_id = frame.get("Uniqueid")
+        attempt_id = result.uniqueid
         if attempt_id not in self.live:
-            channel = frame.get("Channel")
-            attempt_id = next((a for a, c in self.live.items() if c == channel), "")
+            attempt_id = next((a for a, c in self.live.items() if c == result.channel), "")
         if not attempt_id:
             return
-        reason = frame.get("Reason")
+        reason = result.reason
         cause = self.causes.pop(attempt_id, None)
         if sv.waits_for_cause(reason) and cause is None:
             self._undecided[attempt_id] = reason
@@ -101,10 +100,10 @@ class SurveyCaller:
             return
         await self._not_answered(attempt_id, reason, cause)
 
-    async def hung_up(self, frame: Frame) -> None:
+    async def hung_up(self, hangup: ChannelHungUp) -> None:
         """The Hangup of a survey attempt's channel (its Uniqueid is the attempt id): its Cause decides an
         OriginateResponse that waits for it, or is kept for the one still to come."""
-        attempt_id, cause = frame.get("Uniqueid"), frame.get("Cause")
+        attempt_id, cause = hangup.channel.uniqueid, str(hangup.cause) if hangup.cause else ""
         if attempt_id in self._undecided:
             await self._not_answered(attempt_id, self._undecided.pop(attempt_id), cause)
         elif attempt_id in self.live:

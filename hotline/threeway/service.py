@@ -15,13 +15,14 @@ import contextlib
 import itertools
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ami_bridge import events as ev
 from ami_bridge.client import AmiClient, AmiError
 from ami_bridge.constants import CallState, LegRole
-from ami_bridge.protocol import Frame
 from ami_bridge.seat_control import check_seat
 from hotline.errors import Kind
 from hotline.threeway import machine as tw
@@ -59,9 +60,10 @@ def recording_hook(call_id: str, citizen_channel: str) -> None:
     log.info("call %s: three-way conference on %s (recorded in the call's file)", call_id, citizen_channel)
 
 
-def _unit_of(frame: Frame) -> str:
-    """The attempt id a unit's channel carries (HOTLINE_UNIT, set before it is dialled), or ""."""
-    return next((v.partition("=")[2] for v in frame.get_all("ChanVariable") if v.startswith("HOTLINE_UNIT=")), "")
+# What the three-way service hears from Asterisk: the dialplan's DIALSTATUS of the unit, the channels' states
+# and hangups, who joins and leaves the conference. A unit's channel carries its attempt id (HOTLINE_UNIT).
+Heard = ev.ThreewayProgress | ev.ChannelStateChanged | ev.ChannelHungUp | ev.ConferenceJoined | ev.ConferenceLeft
+HEARD = (ev.ThreewayProgress, ev.ChannelStateChanged, ev.ChannelHungUp, ev.ConferenceJoined, ev.ConferenceLeft)
 
 
 @dataclass
@@ -100,26 +102,23 @@ class ThreewayService:
         self.config = config
         self._sessions: dict[str, _Session] = {}  # by call id
         self._by_seat: dict[str, str] = {}  # seat -> call id
-        self._frames: asyncio.Queue[Frame] = asyncio.Queue()
+        self._events: asyncio.Queue[Heard] = asyncio.Queue()
+        self._unsubscribe: Callable[[], None] | None = None
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self.bridge.listeners.append(self._offer)
+        self._unsubscribe = self.bridge.subscribe(HEARD, self._events.put_nowait)
         self._tasks = [asyncio.create_task(self._consume(), name="threeway-events")]
 
     async def close(self) -> None:
-        with contextlib.suppress(ValueError):
-            self.bridge.listeners.remove(self._offer)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    def _offer(self, frame: Frame) -> None:
-        if frame.name in ("UserEvent", "Newstate", "Hangup", "ConfbridgeJoin", "ConfbridgeLeave"):
-            self._frames.put_nowait(frame)
 
     # ------------------------------------------------------------------ queries
     def current(self, seat: str) -> Attempt | None:
@@ -241,56 +240,58 @@ class ThreewayService:
     # ------------------------------------------------------------------ events
     async def _consume(self) -> None:
         while True:
-            frame = await self._frames.get()
+            event = await self._events.get()
             try:
-                await self._on_frame(frame)
+                await self._on_event(event)
             except tw.IllegalThreewayEvent as exc:
                 log.warning("%s (ignored)", exc)
             except AmiError as exc:
                 log.error("three-way: AMI action failed: %s", exc)
             except Exception:
-                log.exception("three-way: unexpected error on %s", frame.name)
+                log.exception("three-way: unexpected error on %s", type(event).__name__)
 
-    async def _on_frame(self, frame: Frame) -> None:
-        name, chan = frame.name, frame.get("Channel")
-        if name == "UserEvent" and frame.get("UserEvent") == "HotlineThreeway":
-            await self._dial_status(frame)
+    async def _on_event(self, event: Heard) -> None:
+        if isinstance(event, ev.ThreewayProgress):
+            await self._dial_status(event)
             return
-        if name in ("ConfbridgeJoin", "ConfbridgeLeave"):
-            conference = frame.get("Conference")
+        chan = event.channel.name
+        if isinstance(event, ev.ConferenceJoined | ev.ConferenceLeft):
+            conference = event.conference
             session = self._sessions.get(conference[3:]) if conference.startswith("tw-") else None
             if session is not None:
                 attempt = session.attempt
-                if attempt is not None and _unit_of(frame) == attempt.attempt_id:
+                if attempt is not None and (event.channel.unit_var or "") == attempt.attempt_id:
                     session.unit_channel = chan  # the join may be the first event seen of the unit's channel
-                await self._conference(session, name == "ConfbridgeJoin", chan)
+                await self._conference(session, isinstance(event, ev.ConferenceJoined), chan)
             return
-        await self._channel(frame, name, chan)
+        await self._channel(event, chan)
 
-    async def _dial_status(self, frame: Frame) -> None:
-        session = self._sessions.get(frame.get("Call"))
+    async def _dial_status(self, progress: ev.ThreewayProgress) -> None:
+        session = self._sessions.get(progress.call_id)
         attempt = session.attempt if session else None
-        status = frame.get("Status")
-        if session and attempt and attempt.attempt_id == frame.get("Attempt") and status in tw.DIALSTATUS:
+        status = progress.status
+        if session and attempt and attempt.attempt_id == progress.attempt_id and status in tw.DIALSTATUS:
             await self._event(session, tw.DIALSTATUS[status])
 
-    async def _channel(self, frame: Frame, name: str, chan: str) -> None:
-        unit_var = _unit_of(frame)
+    async def _channel(self, event: ev.ChannelStateChanged | ev.ChannelHungUp, chan: str) -> None:
+        unit_var = event.channel.unit_var or ""
+        hung_up = isinstance(event, ev.ChannelHungUp)
+        state = event.channel.state if isinstance(event, ev.ChannelStateChanged) else None
         for session in list(self._sessions.values()):
             attempt = session.attempt
             if attempt is None:
                 continue
             if unit_var and unit_var == attempt.attempt_id:
                 session.unit_channel = chan
-                if name == "Newstate" and frame.get("ChannelState") == "5":
+                if state == 5:
                     await self._event(session, TwEvent.RINGING)
-                elif name == "Newstate" and frame.get("ChannelState") == "6":
+                elif state == 6:
                     await self._event(session, TwEvent.ANSWERED)
-                elif name == "Hangup" and attempt.state in (TwState.JOINED, TwState.SEAT_LEFT):
+                elif hung_up and attempt.state in (TwState.JOINED, TwState.SEAT_LEFT):
                     await self._event(session, TwEvent.UNIT_LEFT)
-            elif name == "Hangup" and chan == session.citizen:
+            elif hung_up and chan == session.citizen:
                 await self._citizen_gone(session)
-            elif name == "Hangup" and chan == session.seat_channel:
+            elif hung_up and chan == session.seat_channel:
                 await self._seat_gone(session)
 
     async def _conference(self, session: _Session, joined: bool, chan: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ami_bridge import events as ev
 from ami_bridge.protocol import Frame, FrameKind
 from hotline.callbacks import survey_dialer
 from hotline.callbacks.schedule import AttemptOutcome
@@ -29,13 +30,19 @@ def event(**headers: str) -> Frame:
     return Frame(FrameKind.EVENT, tuple(headers.items()))
 
 
-def originate_failed(reason: str) -> Frame:
-    return event(Event="OriginateResponse", Response="Failure", Channel="PJSIP/13800138000@trunk-out",
-                 Context=survey_dialer.CONTEXT, Reason=reason, Uniqueid=ATTEMPT)  # fmt: skip
+def originate_failed(reason: str) -> ev.OriginateResult:
+    """The OriginateResponse Asterisk sends, decoded as the bridge decodes it."""
+    frame = event(Event="OriginateResponse", Response="Failure", Channel="PJSIP/13800138000@trunk-out",
+                  Context=survey_dialer.CONTEXT, Reason=reason, Uniqueid=ATTEMPT)  # fmt: skip
+    result = ev.decode_notice(frame)
+    assert isinstance(result, ev.OriginateResult)
+    return result
 
 
-def hangup(cause: str, uniqueid: str = ATTEMPT) -> Frame:
-    return event(Event="Hangup", Uniqueid=uniqueid, Cause=cause, Channel="PJSIP/trunk-out-00000001")
+def hangup(cause: str, uniqueid: str = ATTEMPT) -> ev.ChannelHungUp:
+    hung = ev.decode(event(Event="Hangup", Uniqueid=uniqueid, Cause=cause, Channel="PJSIP/trunk-out-00000001"))
+    assert isinstance(hung, ev.ChannelHungUp)
+    return hung
 
 
 def caller() -> tuple[SurveyCaller, Store]:

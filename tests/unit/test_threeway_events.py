@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ami_bridge import events as ev
 from ami_bridge.protocol import Frame, FrameKind
 from hotline.threeway.machine import Attempt, TwState
-from hotline.threeway.service import ThreewayConfig, ThreewayService, _Session
+from hotline.threeway.service import HEARD, Heard, ThreewayConfig, ThreewayService, _Session
 
 UNIT_CHANNEL = "PJSIP/trunk-out-00000011"
 
@@ -30,15 +31,18 @@ class FakeBus:
 
 
 class FakeBridge:
-    def __init__(self) -> None:
-        self.listeners: list[Any] = []
+    pass
 
 
-def event(name: str, **headers: str) -> Frame:
+def event(name: str, **headers: str) -> Heard:
+    """The frame Asterisk would send, decoded as the bridge decodes it for the subscribers."""
     fields = [("Event", name)] + [(k.replace("_", ""), v) for k, v in headers.items() if k != "unit"]
     if "unit" in headers:
         fields.append(("ChanVariable", f"HOTLINE_UNIT={headers['unit']}"))
-    return Frame(FrameKind.EVENT, tuple(fields))
+    frame = Frame(FrameKind.EVENT, tuple(fields))
+    decoded = ev.decode_notice(frame) or ev.decode(frame)
+    assert isinstance(decoded, HEARD), frame
+    return decoded
 
 
 def service_ringing() -> tuple[ThreewayService, FakeBus]:
@@ -55,8 +59,8 @@ def service_ringing() -> tuple[ThreewayService, FakeBus]:
 async def test_unit_joins_before_its_answer_is_reported() -> None:
     """Seen in CI: with Dial's G() the unit's ConfbridgeJoin came before its Newstate Up."""
     service, bus = service_ringing()
-    await service._on_frame(event("ConfbridgeJoin", Conference="tw-c1", Channel=UNIT_CHANNEL, unit="c1-1"))
-    await service._on_frame(event("Newstate", Channel=UNIT_CHANNEL, ChannelState="6", unit="c1-1"))
+    await service._on_event(event("ConfbridgeJoin", Conference="tw-c1", Channel=UNIT_CHANNEL, unit="c1-1"))
+    await service._on_event(event("Newstate", Channel=UNIT_CHANNEL, ChannelState="6", unit="c1-1"))
     attempt = service.current("8001")
     assert attempt is not None and attempt.state is TwState.JOINED
     assert attempt.answered_at is not None and attempt.joined_at is not None
@@ -66,13 +70,13 @@ async def test_unit_joins_before_its_answer_is_reported() -> None:
 
 async def test_unit_answers_then_joins() -> None:
     service, bus = service_ringing()
-    await service._on_frame(event("Newstate", Channel=UNIT_CHANNEL, ChannelState="6", unit="c1-1"))
-    await service._on_frame(event("ConfbridgeJoin", Conference="tw-c1", Channel=UNIT_CHANNEL, unit="c1-1"))
+    await service._on_event(event("Newstate", Channel=UNIT_CHANNEL, ChannelState="6", unit="c1-1"))
+    await service._on_event(event("ConfbridgeJoin", Conference="tw-c1", Channel=UNIT_CHANNEL, unit="c1-1"))
     assert [m["state"] for m in bus.published] == ["consulting", "joined"]
 
 
 async def test_another_channel_joining_is_not_the_unit() -> None:
     service, bus = service_ringing()
-    await service._on_frame(event("ConfbridgeJoin", Conference="tw-c1", Channel="PJSIP/8001-0000000f"))
+    await service._on_event(event("ConfbridgeJoin", Conference="tw-c1", Channel="PJSIP/8001-0000000f"))
     attempt = service.current("8001")
     assert attempt is not None and attempt.state is TwState.RINGING and bus.published == []

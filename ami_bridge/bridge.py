@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from . import events as ev
 from .calls import CallBook, IllegalTransition
 from .client import AmiClient, AmiDisconnected, AmiError, LinkDown, LinkUp
-from .constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, SeatState
+from .constants import SeatState
 from .ports import Publisher, SnapshotSink
 from .protocol import Frame
 from .ring_rule import PauseSeat, RingRule
@@ -28,6 +28,7 @@ from .seat_control import SeatControl
 from .seats import IllegalSeatTransition, SeatBook
 from .snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
 from .sync import rebuild
+from .topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallChange, LinkChange, MissChange
 
 E = TypeVar("E")
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class Bridge:
                     await self._on_link_up(item)
                 elif isinstance(item, LinkDown):
                     self.resynced.clear()
-                    await self.bus.publish(TOPIC_BRIDGE, {"link": "down", "reason": item.reason})
+                    await self.bus.publish(TOPIC_BRIDGE, LinkChange("down", reason=item.reason))
                 else:
                     await self._on_frame(item)
             except AmiError as exc:
@@ -126,7 +127,7 @@ class Bridge:
             except AmiError as exc:  # e.g. a module still loading: the link is up, so try again
                 log.warning("bridge: resync failed (%s); trying again in 1 s", exc)
                 await asyncio.sleep(1)
-        await self.bus.publish(TOPIC_BRIDGE, {"link": "up", "version": item.version, "connection": item.connection})
+        await self.bus.publish(TOPIC_BRIDGE, LinkChange("up", version=item.version, connection=item.connection))
 
     async def resync(self) -> None:
         """Rebuild calls and seats from Asterisk, then let queued live events apply on top."""
@@ -223,15 +224,12 @@ class Bridge:
         if len(self._told) > 20_000:  # bounded: forget the oldest half (ended long ago, mostly)
             for key in list(self._told)[:10_000]:
                 del self._told[key]
-        message = call.to_json()
-        if received is not None:
-            message["received"] = received
-        await self.bus.publish(TOPIC_CALL, message)
+        await self.bus.publish(TOPIC_CALL, CallChange(call, received))
         self._mark(f"call:{call.call_id}", call)
 
     async def _publish_seat(self, seat: SeatSnapshot) -> None:
         log.info("seat %s: %s %s call=%s", seat.seat, seat.state.value, seat.pause_reason or "", seat.call_id)
-        await self.bus.publish(TOPIC_SEAT, seat.to_json())
+        await self.bus.publish(TOPIC_SEAT, seat)
         self._mark(f"seat:{seat.seat}", seat)
 
     async def _on_missed(self, event: ev.SeatMissed, before: SeatSnapshot | None) -> None:
@@ -242,7 +240,7 @@ class Bridge:
             "call %s: seat %s missed it (%s after %s ms; %d in a row)",
             miss.call_id, miss.seat, "rejected" if miss.rejected else "rang out", miss.ring_ms, miss.misses_in_row,
         )  # fmt: skip
-        await self.bus.publish(TOPIC_MISS, {**miss.to_json(), "pausing": pause is not None})
+        await self.bus.publish(TOPIC_MISS, MissChange(miss, pausing=pause is not None))
         self._mark(f"miss:{miss.seat}:{miss.at.isoformat()}", miss)
         if pause is not None and self.control is not None:
             await self._pause(pause)

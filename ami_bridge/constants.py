@@ -40,12 +40,6 @@ class LegRole(StrEnum):
     OTHER = "other"
 
 
-# The bridge's bus topics (features' topics: hotline/topics.py)
-TOPIC_CALL = "call"  # a call's snapshot changed
-TOPIC_SEAT = "seat"  # a seat's snapshot changed
-TOPIC_MISS = "miss"  # a seat let a call ring past the limit, or rejected it (未接)
-TOPIC_BRIDGE = "bridge"  # the bridge's own link state (connected, resynced, lost)
-
 # Dialplan contexts where a citizen's call enters (asterisk-conf/extensions.conf)
 INBOUND_CONTEXTS = frozenset({"from-carrier"})
 

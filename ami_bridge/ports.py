@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from .snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
+from .topics import Topic
+
+T = TypeVar("T")
 
 
 class Publisher(Protocol):
-    """Where snapshots go the moment they change (the bus)."""
+    """Where snapshots go the moment they change (the bus): typed topics, ami_bridge/topics.py."""
 
-    async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+    async def publish(self, topic: Topic[T], message: T) -> None: ...
 
 
 class SnapshotSink(Protocol):

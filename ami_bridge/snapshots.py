@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, overload
+from typing import Any
 
 from .constants import CallOutcome, CallState, LegRole, SeatState
 
@@ -43,40 +43,6 @@ class CallSnapshot:
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CallSnapshot:
-        """The inverse of to_json (a snapshot read back from the bus); KeyError/ValueError if not one."""
-        legs = tuple(
-            LegSnapshot(
-                leg["uniqueid"],
-                leg["channel"],
-                LegRole(leg["role"]),
-                _when(leg["started_at"]),
-                _when(leg.get("answered_at")),
-                _when(leg.get("ended_at")),
-                leg.get("hangup_cause"),
-            )
-            for leg in data.get("legs", ())
-        )
-        return cls(
-            call_id=data["call_id"], state=CallState(data["state"]), caller_number=data.get("caller_number"),
-            caller_name=data.get("caller_name"), dialed=data.get("dialed"), started_at=_when(data["started_at"]),
-            queue=data.get("queue"), queued_at=_when(data.get("queued_at")), seat=data.get("seat"),
-            ring_started_at=_when(data.get("ring_started_at")), answered_at=_when(data.get("answered_at")),
-            ended_at=_when(data.get("ended_at")),
-            outcome=None if data.get("outcome") is None else CallOutcome(data["outcome"]),
-            ring_ms=data.get("ring_ms"), wait_ms=data.get("wait_ms"), misses=data.get("misses", 0), legs=legs,
-            ivr=data.get("ivr"),
-        )  # fmt: skip
-
-
-@overload
-def _when(value: str) -> datetime: ...
-@overload
-def _when(value: str | None) -> datetime | None: ...
-def _when(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +90,3 @@ class MissSnapshot:
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> MissSnapshot:
-        return cls(data["seat"], data["call_id"], _when(data["at"]), data.get("ring_ms"), bool(data["rejected"]),
-                   int(data["misses_in_row"]))  # fmt: skip

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ami_bridge.client import AmiError
-from ami_bridge.constants import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallState, SeatState
-from ami_bridge.snapshots import CallSnapshot
+from ami_bridge.constants import CallState, SeatState
+from ami_bridge.snapshots import CallSnapshot, SeatSnapshot
+from ami_bridge.topics import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallChange, MissChange
 from bench.parts import SIP_PORT, asterisk_pid, bench_service, bench_settings, cpu_seconds
 from hotline.demo import phones
 from hotline.floor.stats import Figures, Targets, count_call
@@ -91,15 +92,14 @@ class Observer:
     async def watch_bus(self) -> None:
         async with self.service.bus.subscribe(TOPIC_CALL, TOPIC_SEAT, TOPIC_MISS) as sub:
             self.ready.set()
-            async for topic, message in sub:
+            async for _topic, message in sub:
                 self.dropped = sub.dropped
-                if topic == TOPIC_CALL:
-                    call = CallSnapshot.from_json(message)
-                    self.calls[call.call_id] = call
-                elif topic == TOPIC_MISS:
+                if isinstance(message, CallChange):
+                    self.calls[message.call.call_id] = message.call
+                elif isinstance(message, MissChange):
                     self.misses += 1
-                else:
-                    await self._on_seat(message["seat"], message["state"], message.get("pause_reason"))
+                elif isinstance(message, SeatSnapshot):
+                    await self._on_seat(message.seat, message.state, message.pause_reason)
 
     async def _on_seat(self, seat: str, state: str, reason: str | None) -> None:
         before, self.seat_states[seat] = self.seat_states.get(seat), state

@@ -1,40 +1,45 @@
 """The event bus: the bridge publishes call and seat snapshots; web sockets and the demo subscribe.
 
-Two implementations, one protocol:
+Topics are typed (`Topic[T]`, hotline/topics.py): `publish(TOPIC_SEAT, seat)` takes the frozen value, and a
+subscriber gets the same value (in one process, the very object). Two implementations, one protocol:
 
 - ``InProcessBus`` for a single box (the default): bounded queues per subscriber. A subscriber
   that cannot keep up loses its *oldest* messages (counted in ``Subscription.dropped``); the
   publisher never waits, so a stuck browser can never stall the AMI reader.
 - ``RedisBus`` when ``REDIS_URL`` is set: every web process sees every event. Channels are
-  ``hotline:<topic>``; messages are JSON objects (UTF-8, Chinese kept readable). Publishing does
+  ``hotline:<topic>``; each message is encoded once by the publisher (msgspec JSON, UTF-8, Chinese kept
+  readable) and decoded once by each subscribing process, into the topic's type. Publishing does
   not wait for Redis either: messages go, in order, through one writer task that pipelines them
   (one round trip for a burst), so a slow or lost Redis never stalls the AMI reader. While Redis
   is away they wait in a bounded outbox (oldest dropped, counted in ``dropped``) and are retried.
 
-    async with bus.subscribe("call", "seat") as sub:
-        async for topic, message in sub: ...
+    async with bus.subscribe(TOPIC_CALL, TOPIC_SEAT) as sub:
+        async for topic, message in sub:   # topic: the Topic; message: a CallChange or a SeatSnapshot
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from .errors import Unavailable
+from .topics import Topic
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
+T = TypeVar("T")
+Message = Any  # a message of some topic: the topic's type
+Delivery = tuple[Topic[Any], Message]
 CHANNEL_PREFIX = "hotline:"
 DEFAULT_QUEUE_SIZE = 1000
 
@@ -50,44 +55,44 @@ class Subscription(Protocol):
 
     async def __aenter__(self) -> Subscription: ...
     async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None: ...
-    def __aiter__(self) -> AsyncIterator[tuple[str, Message]]: ...
-    async def get(self, timeout: float | None = None) -> tuple[str, Message]: ...
+    def __aiter__(self) -> AsyncIterator[Delivery]: ...
+    async def get(self, timeout: float | None = None) -> Delivery: ...
 
 
 class Bus(Protocol):
     async def ping(self) -> None: ...
-    async def publish(self, topic: str, message: Message) -> None: ...
-    def subscribe(self, *topics: str) -> Subscription: ...
+    async def publish(self, topic: Topic[T], message: T) -> None: ...
+    def subscribe(self, *topics: Topic[Any]) -> Subscription: ...
     async def close(self) -> None: ...
 
 
 class _QueueSubscription:
     """A subscriber's queue; iterating yields (topic, message) until the subscription closes."""
 
-    def __init__(self, topics: tuple[str, ...], maxsize: int) -> None:
+    def __init__(self, topics: tuple[Topic[Any], ...], maxsize: int) -> None:
         if not topics:
             raise ValueError("subscribe to at least one topic")
         self.topics = frozenset(topics)
         self.dropped = 0
-        self._queue: asyncio.Queue[tuple[str, Message]] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize)
 
-    def offer(self, topic: str, message: Message) -> None:
+    def offer(self, topic: Topic[Any], message: Message) -> None:
         if self._queue.full():
             self._queue.get_nowait()
             self.dropped += 1
         self._queue.put_nowait((topic, message))
 
-    async def get(self, timeout: float | None = None) -> tuple[str, Message]:
+    async def get(self, timeout: float | None = None) -> Delivery:
         """The next message; TimeoutError after `timeout` seconds without one."""
         if timeout is None:
             return await self._queue.get()
         async with asyncio.timeout(timeout):
             return await self._queue.get()
 
-    def __aiter__(self) -> AsyncIterator[tuple[str, Message]]:
+    def __aiter__(self) -> AsyncIterator[Delivery]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[tuple[str, Message]]:
+    async def _iterate(self) -> AsyncIterator[Delivery]:
         while True:
             yield await self._queue.get()
 
@@ -100,12 +105,13 @@ class InProcessBus:
     async def ping(self) -> None:
         return None
 
-    async def publish(self, topic: str, message: Message) -> None:
+    async def publish(self, topic: Topic[T], message: T) -> None:
+        """Hands the value itself to each subscriber of the topic (frozen values: nothing is copied)."""
         for sub in list(self._subs):
             if topic in sub.topics:
                 sub.offer(topic, message)
 
-    def subscribe(self, *topics: str) -> _InProcessSubscription:
+    def subscribe(self, *topics: Topic[Any]) -> _InProcessSubscription:
         return _InProcessSubscription(self, topics)
 
     async def close(self) -> None:
@@ -113,7 +119,7 @@ class InProcessBus:
 
 
 class _InProcessSubscription(_QueueSubscription):
-    def __init__(self, bus: InProcessBus, topics: tuple[str, ...]) -> None:
+    def __init__(self, bus: InProcessBus, topics: tuple[Topic[Any], ...]) -> None:
         super().__init__(topics, bus.queue_size)
         self._bus = bus
 
@@ -139,7 +145,7 @@ class RedisBus:
         self.url, self.queue_size, self.outbox_size = url, queue_size, outbox_size
         self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=5)
         self.dropped = 0  # messages lost because Redis was away longer than the outbox holds
-        self._outbox: deque[tuple[str, str]] = deque()
+        self._outbox: deque[tuple[str, bytes]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -155,15 +161,15 @@ class RedisBus:
                 "the in-process bus (one process only)."
             ) from exc
 
-    async def publish(self, topic: str, message: Message) -> None:
-        """Queue the message for the writer task; returns at once (never waits for Redis)."""
-        data = json.dumps(message, ensure_ascii=False)
+    async def publish(self, topic: Topic[T], message: T) -> None:
+        """Encode the message once and queue it for the writer task; returns at once (never waits for Redis)."""
+        data = _ENCODER.encode(message)
         if len(self._outbox) >= self.outbox_size:
             self._outbox.popleft()
             self.dropped += 1
             if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
                 log.error("bus: Redis at %s is away; %d messages dropped so far", _safe_url(self.url), self.dropped)
-        self._outbox.append((CHANNEL_PREFIX + topic, data))
+        self._outbox.append((CHANNEL_PREFIX + topic.name, data))
         self._idle.clear()
         self._wake.set()
         if self._writer is None or self._writer.done():
@@ -195,7 +201,7 @@ class RedisBus:
                     await asyncio.sleep(1)
             self._idle.set()
 
-    def subscribe(self, *topics: str) -> _RedisSubscription:
+    def subscribe(self, *topics: Topic[Any]) -> _RedisSubscription:
         return _RedisSubscription(self, topics)
 
     async def close(self) -> None:
@@ -211,14 +217,16 @@ class RedisBus:
 class _RedisSubscription(_QueueSubscription):
     """Reads the Redis pubsub in a task into the local bounded queue (drop oldest when full)."""
 
-    def __init__(self, bus: RedisBus, topics: tuple[str, ...]) -> None:
+    def __init__(self, bus: RedisBus, topics: tuple[Topic[Any], ...]) -> None:
         super().__init__(topics, bus.queue_size)
         self._bus = bus
+        # channel -> (topic, its decoder): each message is decoded once, into the topic's type
+        self._by_channel = {CHANNEL_PREFIX + t.name: (t, _decoder(t)) for t in topics}
         self._pubsub = bus.redis.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> _RedisSubscription:
-        channels = [CHANNEL_PREFIX + t for t in sorted(self.topics)]
+        channels = sorted(self._by_channel)
         try:
             await self._pubsub.subscribe(*channels)
             # Wait for the server's confirmations: only then is a message published now sure to arrive.
@@ -232,7 +240,7 @@ class _RedisSubscription(_QueueSubscription):
         except (RedisError, OSError) as exc:
             await self._pubsub.aclose()
             raise BusError(f"cannot subscribe at Redis {_safe_url(self._bus.url)}: {exc}") from exc
-        self._reader = asyncio.create_task(self._read(), name=f"bus-reader {','.join(sorted(self.topics))}")
+        self._reader = asyncio.create_task(self._read(), name=f"bus-reader {','.join(channels)}")
         return self
 
     async def _read(self) -> None:
@@ -246,14 +254,13 @@ class _RedisSubscription(_QueueSubscription):
             if msg is None or msg.get("type") != "message":
                 continue
             channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
+            topic, decoder = self._by_channel[channel]
             try:
-                payload = json.loads(msg["data"])
-                if not isinstance(payload, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as exc:
-                log.warning("bus: skipped a malformed message on %s: %s", channel, exc)
+                payload = decoder.decode(msg["data"])
+            except msgspec.DecodeError as exc:  # another version's publisher, or not ours
+                log.warning("bus: skipped a message on %s that is not a %s: %s", channel, _name(topic), exc)
                 continue
-            self.offer(channel.removeprefix(CHANNEL_PREFIX), payload)
+            self.offer(topic, payload)
 
     async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         if self._reader is not None:
@@ -276,15 +283,30 @@ class TeeBus:
     async def ping(self) -> None:
         await self.main.ping()
 
-    async def publish(self, topic: str, message: Message) -> None:
+    async def publish(self, topic: Topic[T], message: T) -> None:
         await self.local.publish(topic, message)
         await self.main.publish(topic, message)
 
-    def subscribe(self, *topics: str) -> Subscription:
+    def subscribe(self, *topics: Topic[Any]) -> Subscription:
         return self.main.subscribe(*topics)
 
     async def close(self) -> None:
         await self.local.close()
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODERS: dict[Topic[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(topic: Topic[Any]) -> msgspec.json.Decoder[Any]:
+    """One decoder per topic (msgspec builds its type plan once)."""
+    if topic not in _DECODERS:
+        _DECODERS[topic] = msgspec.json.Decoder(dict[str, Any] if topic.type is dict else topic.type)
+    return _DECODERS[topic]
+
+
+def _name(topic: Topic[Any]) -> str:
+    return getattr(topic.type, "__name__", str(topic.type))
 
 
 def make_bus(redis_url: str = "") -> Bus:

@@ -1,17 +1,43 @@
-"""Every bus topic in one place. The bridge's own topics (call, seat, miss, bridge) are defined beside the bridge,
-which knows nothing above it; the features' topics are defined here, in the core that features share."""
+"""Every bus topic in one place, typed (`Topic[T]`, ami_bridge/topics.py). The bridge's own topics (call, seat, miss,
+bridge) are defined beside the bridge, which knows nothing above it; the features' topics are defined here, in the
+core that features share.
+
+Topics whose messages only browsers read carry a JSON document (`Document`: what the page gets, with the seat it
+is for in "seat"); the others carry the frozen value itself.
+"""
 
 from __future__ import annotations
 
-from ami_bridge.constants import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT
+from typing import Any
 
-TOPIC_FLOOR = "floor"  # the floor statistics changed (wallboard; hotline/floor)
-TOPIC_THREEWAY = "threeway"  # a seat's three-way call attempt changed; carries "seat" (hotline/threeway)
-TOPIC_POP = "pop"  # a seat's screen pop (弹屏) opened or changed; carries "seat" (hotline/pops)
-TOPIC_DIALER = "dialer"  # a seat's 回访 callback attempt changed; carries "seat" (hotline/callbacks)
-TOPIC_SURVEY = "survey"  # a caller rated a call (or did not): a SurveyResult as JSON (ivr → hotline/survey)
-TOPIC_CALLBACK = "callback"  # a caller asked to be called back: a CallbackRequest as JSON (ivr → hotline/survey)
-TOPIC_RECORDING = "recording"  # a recording was catalogued or its status changed (recordings)
+from ami_bridge.topics import (
+    TOPIC_BRIDGE,
+    TOPIC_CALL,
+    TOPIC_MISS,
+    TOPIC_SEAT,
+    CallChange,
+    Jsonable,
+    LinkChange,
+    MissChange,
+    Topic,
+)
+from ivr.reports import CallbackRequest, SurveyResult
+
+Document = dict[str, Any]  # a JSON object, as the browser gets it
+
+TOPIC_FLOOR: Topic[Document] = Topic("floor", dict)  # the floor statistics changed (wallboard; hotline/floor)
+TOPIC_THREEWAY: Topic[Document] = Topic("threeway", dict)  # a seat's three-way attempt changed; "seat" (threeway)
+TOPIC_POP: Topic[Document] = Topic("pop", dict)  # a seat's screen pop (弹屏) opened or changed; "seat" (pops)
+TOPIC_DIALER: Topic[Document] = Topic("dialer", dict)  # a seat's 回访 attempt changed; "seat" (callbacks)
+TOPIC_SURVEY: Topic[SurveyResult] = Topic("survey", SurveyResult)  # a caller rated a call, or did not (ivr → survey)
+TOPIC_CALLBACK: Topic[CallbackRequest] = Topic("callback", CallbackRequest)  # a caller asked to be called back
+TOPIC_RECORDING: Topic[Document] = Topic("recording", dict)  # a recording was catalogued or its status changed
+
+
+def as_json(message: Jsonable | Document) -> Document:
+    """What a browser gets for a message of any topic."""
+    return message if isinstance(message, dict) else message.to_json()
+
 
 __all__ = [
     "TOPIC_BRIDGE",
@@ -25,4 +51,10 @@ __all__ = [
     "TOPIC_SEAT",
     "TOPIC_SURVEY",
     "TOPIC_THREEWAY",
+    "CallChange",
+    "Document",
+    "LinkChange",
+    "MissChange",
+    "Topic",
+    "as_json",
 ]

@@ -31,10 +31,6 @@ class SurveyResult:
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "at": self.at.isoformat()}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SurveyResult:
-        return cls(**{**data, "at": datetime.fromisoformat(data["at"])})
-
 
 @dataclass(frozen=True, slots=True)
 class CallbackRequest:

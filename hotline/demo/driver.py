@@ -21,7 +21,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+from ami_bridge.constants import CallOutcome, CallState, SeatState
 from ami_bridge.seat_control import SeatControl
+from ami_bridge.snapshots import CallSnapshot, SeatSnapshot
 from hotline.topics import TOPIC_CALL, TOPIC_DIALER, TOPIC_SEAT
 
 from ..bus import Bus
@@ -89,30 +91,30 @@ class Demo:
         ringing: dict[str, tuple[str, float]] = {}  # seat -> (call id, when it started ringing)
         loop = asyncio.get_running_loop()
         async with self.bus.subscribe(TOPIC_CALL, TOPIC_SEAT, TOPIC_DIALER) as sub:
-            async for topic, msg in sub:
-                if topic == TOPIC_DIALER:
+            async for _topic, msg in sub:
+                if isinstance(msg, dict):  # TOPIC_DIALER
                     if (line := describe_callback(msg)) is not None:
                         print(line)
-                elif topic == TOPIC_SEAT:
-                    seat, state = msg["seat"], msg["state"]
-                    if state == "ringing":
-                        ringing[seat] = (msg["call_id"], loop.time())
+                elif isinstance(msg, SeatSnapshot):
+                    seat, state = msg.seat, msg.state
+                    if state is SeatState.RINGING:
+                        ringing[seat] = (msg.call_id or "", loop.time())
                     elif seat in ringing:
                         call_id, since = ringing.pop(seat)
-                        if state != "talking":
+                        if state is not SeatState.TALKING:
                             rang = loop.time() - since
                             print(f"  seat {seat} let call {call_id} ring {rang:.0f} s without answering (未接)")
-                elif msg["state"] == "ended":
-                    print(describe(msg))
-                    if msg["outcome"] == "answered" and self.tickets is not None:
-                        await self._file(msg)
+                elif msg.call.state is CallState.ENDED:
+                    print(describe(msg.call))
+                    if msg.call.outcome is CallOutcome.ANSWERED and self.tickets is not None:
+                        await self._file(msg.call)
 
-    async def _file(self, call: dict[str, Any]) -> None:
+    async def _file(self, call: CallSnapshot) -> None:
         assert self.tickets is not None
         try:
             print(await file_ticket(self.tickets, call, self._rng))
         except Exception as exc:  # the demo goes on: a ticket it could not file is said, not fatal
-            log.warning("call %s: the demo could not file its ticket: %s", call["call_id"], exc)
+            log.warning("call %s: the demo could not file its ticket: %s", call.call_id, exc)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -130,14 +132,14 @@ def demo_caller(rng: random.Random) -> str:
     return f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
 
 
-async def file_ticket(tickets: TicketStore, call: dict[str, Any], rng: random.Random) -> str:
+async def file_ticket(tickets: TicketStore, call: CallSnapshot, rng: random.Random) -> str:
     """The ticket the seat who answered `call` (its snapshot from the bus) would file; the line to print."""
     category, content = rng.choice(MATTERS)
-    seat = call["seat"]
-    new = NewTicket(call["caller_number"], content, category, seat=seat, call_id=call["call_id"], by=seat,
+    seat = call.seat or ""
+    new = NewTicket(call.caller_number or "", content, category, seat=seat, call_id=call.call_id, by=seat,
                     direct=category in ON_THE_CALL)  # fmt: skip
     ticket = await tickets.create(new)
-    head = f"  ticket #{ticket['id']} ({category.value}) filed by seat {seat} for call {call['call_id']}"
+    head = f"  ticket #{ticket['id']} ({category.value}) filed by seat {seat} for call {call.call_id}"
     if new.direct:
         return head + ": answered on the call (直办)"
     units = await tickets.units.search(category=category)
@@ -157,13 +159,13 @@ def describe_callback(attempt: dict[str, Any]) -> str | None:
     return f"  回访 callback {attempt['attempt_id']} (task {attempt['task_id']}) by seat {attempt['seat']}: {what}"
 
 
-def describe(call: dict[str, Any]) -> str:
+def describe(call: CallSnapshot) -> str:
     """One line for an ended call, from its snapshot on the bus."""
-    wait = f"{call['wait_ms'] / 1000:.1f} s" if isinstance(call.get("wait_ms"), int) else "-"
-    head = f"call {call['call_id']} from {call['caller_number']}: "
-    if call["outcome"] == "answered":
-        ring = f"{call['ring_ms'] / 1000:.1f} s" if isinstance(call.get("ring_ms"), int) else "-"
-        return head + f"answered by seat {call['seat']} after ringing {ring} (waited {wait} in all)"
-    if call["outcome"] == "abandoned":
+    wait = f"{call.wait_ms / 1000:.1f} s" if call.wait_ms is not None else "-"
+    head = f"call {call.call_id} from {call.caller_number}: "
+    if call.outcome is CallOutcome.ANSWERED:
+        ring = f"{call.ring_ms / 1000:.1f} s" if call.ring_ms is not None else "-"
+        return head + f"answered by seat {call.seat} after ringing {ring} (waited {wait} in all)"
+    if call.outcome is CallOutcome.ABANDONED:
         return head + f"the citizen hung up after waiting {wait} (呼损)"
-    return head + str(call["outcome"])
+    return head + str(call.outcome)

@@ -16,7 +16,7 @@ from ..api import ApiError, close_websockets_on_shutdown, dumps, track_websocket
 from ..bus import Bus
 from ..db.store import Store
 from ..live import LiveState
-from ..topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
+from ..topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT, as_json
 from .metrics import render
 from .service import IVR_MARGIN, FloorService
 from .stats import daily_report, day_bounds, report_csv_rows
@@ -107,7 +107,7 @@ async def floor_ws(request: web.Request) -> web.WebSocketResponse:
 async def _pump(sub: Any, ws: web.WebSocketResponse) -> None:
     async for topic, message in sub:
         try:
-            await ws.send_str(dumps({"topic": topic, **message}))
+            await ws.send_str(dumps({"topic": topic.name, **as_json(message)}))
         except ConnectionResetError:
             return  # the browser went away; floor_ws's loop ends and cleans up
 

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ami_bridge.constants import CallState, SeatState
-from ami_bridge.snapshots import CallSnapshot, MissSnapshot
+from ami_bridge.snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
 
 from ..survey.satisfaction import SatisfactionTracker
 from .stats import Targets, counted_at, day_bounds, half_hours, tally, targets_json
@@ -26,7 +26,7 @@ class FloorTracker:
         self.zone = zone
         self.calls: dict[str, CallSnapshot] = {}
         self.misses: dict[tuple[str, datetime], MissSnapshot] = {}
-        self.seats: dict[str, dict[str, Any]] = {}  # seat → its last snapshot as JSON
+        self.seats: dict[str, SeatSnapshot] = {}  # seat → its last snapshot
         self.surveys = SatisfactionTracker()  # the satisfaction survey (满意率)
 
     def on_call(self, call: CallSnapshot) -> None:
@@ -35,8 +35,8 @@ class FloorTracker:
     def on_miss(self, miss: MissSnapshot) -> None:
         self.misses[(miss.seat, miss.at)] = miss
 
-    def on_seat(self, seat: dict[str, Any]) -> None:
-        self.seats[seat["seat"]] = seat
+    def on_seat(self, seat: SeatSnapshot) -> None:
+        self.seats[seat.seat] = seat
 
     def prune(self, now: datetime) -> None:
         """Forget what is older than both the window and the start of today."""
@@ -58,7 +58,7 @@ class FloorTracker:
             self.targets,
         ).total
         live = [c for c in self.calls.values() if c.state is not CallState.ENDED]
-        seat_states = Counter(s["state"] for s in self.seats.values())
+        seat_states = Counter(s.state.value for s in self.seats.values())
         return {
             "at": now.isoformat(),
             "date": today.isoformat(),

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ami_bridge.snapshots import CallSnapshot, MissSnapshot
-from hotline.topics import TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT
+from ami_bridge.snapshots import SeatSnapshot
+from hotline.topics import TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT, CallChange, MissChange
 
 from ..bus import Bus, Subscription
 from ..db.store import Store
@@ -69,7 +69,7 @@ class FloorService:
         for result in await SurveyStore(self.store.engine).between(since, now + timedelta(seconds=1)):
             self.tracker.surveys.on_result(result)
         for seat in await self.store.seats():
-            self.tracker.on_seat(seat.to_json())
+            self.tracker.on_seat(seat)
         self.tracker.prune(now)
         self._tasks = [
             asyncio.create_task(self._listen(self._sub), name="floor-listen"),
@@ -91,26 +91,22 @@ class FloorService:
     def view(self) -> dict[str, Any]:
         return self.tracker.view(self.clock())
 
-    def apply(self, topic: str, message: dict[str, Any]) -> None:
-        """One bus message into the tracker; a malformed one is logged and skipped."""
-        try:
-            if topic == TOPIC_CALL:
-                self.tracker.on_call(CallSnapshot.from_json(message))
-            elif topic == TOPIC_MISS:
-                self.tracker.on_miss(MissSnapshot.from_json(message))
-            elif topic == TOPIC_SEAT:
-                self.tracker.on_seat(message)
-            elif topic == TOPIC_SURVEY:
-                self.tracker.surveys.on_result(SurveyResult.from_json(message))
-        except (KeyError, ValueError, TypeError) as exc:
-            log.warning("floor: skipped a %s message that is not a snapshot (%r): %s", topic, exc, message)
-            return
+    def apply(self, message: CallChange | MissChange | SeatSnapshot | SurveyResult) -> None:
+        """One bus message (of the topics it subscribed to) into the tracker."""
+        if isinstance(message, CallChange):
+            self.tracker.on_call(message.call)
+        elif isinstance(message, MissChange):
+            self.tracker.on_miss(message.miss)
+        elif isinstance(message, SeatSnapshot):
+            self.tracker.on_seat(message)
+        else:
+            self.tracker.surveys.on_result(message)
         self._changed.set()
 
     async def _listen(self, sub: Subscription) -> None:
         dropped = 0
-        async for topic, message in sub:
-            self.apply(topic, message)
+        async for _topic, message in sub:
+            self.apply(message)
             if sub.dropped != dropped:
                 log.warning("floor: %d bus messages dropped (slow consumer); figures may lag", sub.dropped - dropped)
                 dropped = sub.dropped

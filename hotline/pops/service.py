@@ -30,7 +30,7 @@ from typing import Any
 
 from ami_bridge.constants import CallState
 from ami_bridge.snapshots import CallSnapshot
-from hotline.topics import TOPIC_CALL, TOPIC_POP
+from hotline.topics import TOPIC_CALL, TOPIC_POP, CallChange
 
 from ..bus import Bus, BusError, InProcessBus, RedisBus, Subscription, TeeBus
 from .current import CurrentPops, make_current_pops
@@ -121,19 +121,14 @@ class PopService:
                 log.warning("pops: %d call snapshots dropped (slow consumer); pops may lag", sub.dropped - dropped)
                 dropped = sub.dropped
 
-    def apply(self, message: dict[str, Any]) -> None:
+    def apply(self, message: CallChange) -> None:
         """One TOPIC_CALL message: queue its work behind the call's earlier work."""
-        try:
-            call = CallSnapshot.from_json(message)
-        except (KeyError, ValueError, TypeError) as exc:
-            log.warning("pops: skipped a call message that is not a snapshot (%r): %s", exc, message)
-            return
-        received = message.get("received")
+        call, received = message.call, message.received
         self._latest[call.call_id] = call
         if self.prefetch and call.caller_number and call.state is not CallState.ENDED:
             self._lookup_for(call)
         prev = self._chains.get(call.call_id)
-        task = self._spawn(self._run(prev, call, received if isinstance(received, float) else None), call.call_id)
+        task = self._spawn(self._run(prev, call, received), call.call_id)
         self._chains[call.call_id] = task
         if len(self._latest) > MAX_CALLS:
             self._forget(next(iter(self._latest)))

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from ami_bridge.client import AmiError
 from ami_bridge.constants import CallOutcome, CallState
 from ami_bridge.snapshots import CallSnapshot
-from hotline.topics import TOPIC_CALL, TOPIC_DIALER, TOPIC_RECORDING
+from hotline.topics import TOPIC_CALL, TOPIC_DIALER, TOPIC_RECORDING, CallChange
 
 from . import files
 from .checker import RecStatus, Talk, recheck, talk_of, unknown_call, verdict
@@ -108,22 +108,20 @@ class RecordingService:
             self._sub = None
 
     async def _listen(self, sub: Subscription) -> None:
-        async for topic, message in sub:
-            talk = self._talk_of_callback(message) if topic == TOPIC_DIALER else self._talk_of_call(message)
+        async for _topic, message in sub:
+            if isinstance(message, CallChange):
+                talk, name = self._talk_of_call(message.call), message.call.call_id
+            else:
+                talk, name = self._talk_of_callback(message), str(message.get("attempt_id", ""))
             if talk is None:
                 continue
-            task = asyncio.create_task(self._after_settle(talk), name=f"recording-{message.get('call_id', '')}")
+            task = asyncio.create_task(self._after_settle(talk), name=f"recording-{name}")
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
     @staticmethod
-    def _talk_of_call(message: dict[str, Any]) -> Callable[[], Awaitable[Talk | None]] | None:
-        if message.get("state") != CallState.ENDED.value or message.get("outcome") != CallOutcome.ANSWERED.value:
-            return None
-        try:
-            call = CallSnapshot.from_json(message)
-        except (KeyError, ValueError, TypeError) as exc:
-            log.warning("recordings: skipped a call message that is not a snapshot: %r", exc)
+    def _talk_of_call(call: CallSnapshot) -> Callable[[], Awaitable[Talk | None]] | None:
+        if call.state is not CallState.ENDED or call.outcome is not CallOutcome.ANSWERED:
             return None
 
         async def talk() -> Talk:

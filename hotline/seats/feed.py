@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
-from hotline.topics import TOPIC_DIALER, TOPIC_MISS, TOPIC_POP, TOPIC_SEAT, TOPIC_THREEWAY
+from hotline.topics import TOPIC_DIALER, TOPIC_MISS, TOPIC_POP, TOPIC_SEAT, TOPIC_THREEWAY, MissChange, Topic
 
-from ..bus import Bus, Message, Subscription
+from ..bus import Bus, Delivery, Message, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +32,21 @@ class Inbox:
     def __init__(self, seat: str, maxsize: int) -> None:
         self.seat = seat
         self.dropped = 0
-        self._queue: asyncio.Queue[tuple[str, Message]] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize)
 
-    def offer(self, topic: str, message: Message) -> None:
+    def offer(self, topic: Topic[Any], message: Message) -> None:
         if self._queue.full():
             self._queue.get_nowait()
             self.dropped += 1
         self._queue.put_nowait((topic, message))
 
-    async def get(self) -> tuple[str, Message]:
+    async def get(self) -> Delivery:
         return await self._queue.get()
 
-    def __aiter__(self) -> AsyncIterator[tuple[str, Message]]:
+    def __aiter__(self) -> AsyncIterator[Delivery]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[tuple[str, Message]]:
+    async def _iterate(self) -> AsyncIterator[Delivery]:
         while True:
             yield await self._queue.get()
 
@@ -105,9 +106,19 @@ class SeatFeed:
     async def _route(self, sub: Subscription) -> None:
         dropped = 0
         async for topic, message in sub:
-            seat = message.get("seat")
-            for inbox in self._inboxes.get(seat, ()) if isinstance(seat, str) else ():
+            seat = seat_of(message)
+            for inbox in self._inboxes.get(seat, ()) if seat is not None else ():
                 inbox.offer(topic, message)
             if sub.dropped != dropped:
                 log.warning("seat pages: %d bus messages dropped (slow consumer)", sub.dropped - dropped)
                 dropped = sub.dropped
+
+
+def seat_of(message: Message) -> str | None:
+    """The seat a message is for: a seat's snapshot, a miss, or a document's "seat"."""
+    if isinstance(message, dict):
+        seat = message.get("seat")
+        return seat if isinstance(seat, str) else None
+    if isinstance(message, MissChange):
+        return message.miss.seat
+    return getattr(message, "seat", None)

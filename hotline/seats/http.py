@@ -30,7 +30,7 @@ from aiohttp import WSMsgType, web
 from ami_bridge.constants import AutoAnswer, LegRole, SeatState
 from ami_bridge.seat_control import SeatControl, SeatInputError, check_seat
 from ami_bridge.snapshots import SeatSnapshot
-from hotline.topics import TOPIC_MISS, TOPIC_POP
+from hotline.topics import TOPIC_MISS, TOPIC_POP, as_json
 
 from ..api import ApiError, close_websockets_on_shutdown, dumps, json_body, track_websocket
 from ..bus import Bus, BusError
@@ -181,14 +181,15 @@ async def _current_pop(app: web.Application, seat: str) -> PopJson | None:
 async def _pump(inbox: Inbox, ws: web.WebSocketResponse, live: LiveState, seat: str) -> None:
     dropped = 0
     async for topic, message in inbox:
+        data = as_json(message)
         if topic == TOPIC_POP:
-            out = {"topic": topic, **message}
-            log.info("seat %s: pop for call %s (%s, rev %s) to the page", seat, message.get("call_id"),
-                     message.get("state"), message.get("rev"))  # fmt: skip
+            out = {"topic": topic.name, **data}
+            log.info("seat %s: pop for call %s (%s, rev %s) to the page", seat, data.get("call_id"),
+                     data.get("state"), data.get("rev"))  # fmt: skip
         else:
-            out = {"topic": topic, **message, "caller_number": _caller(live, seat, message.get("call_id"))}
+            out = {"topic": topic.name, **data, "caller_number": _caller(live, seat, data.get("call_id"))}
         if topic == TOPIC_MISS:
-            log.info("seat %s: telling the page it missed call %s", seat, message.get("call_id"))
+            log.info("seat %s: telling the page it missed call %s", seat, data.get("call_id"))
         if inbox.dropped != dropped:
             log.warning("seat %s: %d messages for the page dropped (it reads too slowly)", seat,
                         inbox.dropped - dropped)  # fmt: skip

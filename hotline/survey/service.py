@@ -49,11 +49,11 @@ class Ivr:
             await self.surveys.save(result)
         except Exception:
             log.exception("call %s: survey result %s NOT stored", result.call_id, result.label)
-        await self.bus.publish(TOPIC_SURVEY, result.to_json())
+        await self.bus.publish(TOPIC_SURVEY, result)
 
     async def _callback(self, request: CallbackRequest) -> None:
         saved = await self.surveys.add_callback(request)  # raises: the caller is not told "registered"
-        await self.bus.publish(TOPIC_CALLBACK, saved.to_json())
+        await self.bus.publish(TOPIC_CALLBACK, saved)
 
     async def close(self) -> None:
         await self.server.close()

@@ -7,15 +7,17 @@ from typing import Any
 
 from ami_bridge.client import AmiClient
 from ami_bridge.protocol import Frame
+from hotline.topics import as_json
 
 
 async def wait_for(sub: Any, predicate: Any, timeout: float = 30) -> dict[str, Any]:
+    """The first bus message whose JSON (what a browser gets: hotline/topics.py `as_json`) matches; that JSON."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         _, message = await sub.get(timeout=max(0.01, deadline - loop.time()))
-        if predicate(message):
-            return message
+        if predicate(data := as_json(message)):
+            return data
 
 
 async def until(check: Any, timeout: float = 15) -> Any:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT
+from ami_bridge.topics import TOPIC_CALL, TOPIC_SEAT
 from hotline.bus import make_bus
 from hotline.db.store import Store
 from hotline.recordings.retention import Retention

@@ -11,8 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL, AutoAnswer
+from ami_bridge.constants import AutoAnswer
 from ami_bridge.seat_control import SeatInputError
+from ami_bridge.topics import TOPIC_CALL
 from tests.helpers import realparts
 from tests.helpers.polling import wait_for
 

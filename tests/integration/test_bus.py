@@ -1,17 +1,42 @@
-"""The bus, in-process and over the real Redis at redis://localhost:6379."""
+"""The bus, in-process and over the real Redis at redis://localhost:6379: typed topics, in order, bounded."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
 
+from ami_bridge.constants import CallState, SeatState
+from ami_bridge.snapshots import CallSnapshot, SeatSnapshot
+from ami_bridge.topics import TOPIC_CALL, TOPIC_SEAT, CallChange, Topic
 from hotline.bus import CHANNEL_PREFIX, Bus, BusError, InProcessBus, RedisBus, make_bus
+from hotline.topics import TOPIC_POP
 
+# Redis channels are shared by every process on the machine: the suite's workers run these tests in one of them
+pytestmark = pytest.mark.xdist_group("redis")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://localhost:6379/0")
+T0 = datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    n: int
+
+
+TICKS: Topic[Tick] = Topic("test-tick", Tick)
+
+
+def call(call_id: str, caller: str | None = None) -> CallChange:
+    return CallChange(CallSnapshot(call_id, CallState.QUEUED, caller, None, "12345", T0, queue="hotline"), 1.5)
+
+
+def seat(number: str, state: SeatState = SeatState.READY, reason: str | None = None) -> SeatSnapshot:
+    return SeatSnapshot(number, state, f"PJSIP/{number}", reason, None, T0)
 
 
 @pytest.fixture(params=["in-process", "redis"])
@@ -22,73 +47,90 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
     await b.close()
 
 
-async def test_delivers_only_subscribed_topics_in_order(bus: Bus) -> None:
-    async with bus.subscribe("call") as calls, bus.subscribe("call", "seat") as both:
-        await bus.publish("seat", {"seat": "8001", "state": "ready"})
-        await bus.publish("call", {"call_id": "1", "caller": "张三"})
-        await bus.publish("call", {"call_id": "2"})
-        assert await calls.get(timeout=2) == ("call", {"call_id": "1", "caller": "张三"})
-        assert await calls.get(timeout=2) == ("call", {"call_id": "2"})
-        assert [await both.get(timeout=2) for _ in range(3)] == [
-            ("seat", {"seat": "8001", "state": "ready"}),
-            ("call", {"call_id": "1", "caller": "张三"}),
-            ("call", {"call_id": "2"}),
-        ]
+async def test_delivers_only_subscribed_topics_in_order_as_their_types(bus: Bus) -> None:
+    async with bus.subscribe(TOPIC_CALL) as calls, bus.subscribe(TOPIC_CALL, TOPIC_SEAT) as both:
+        await bus.publish(TOPIC_SEAT, seat("8001"))
+        await bus.publish(TOPIC_CALL, call("1", "张三"))
+        await bus.publish(TOPIC_CALL, call("2"))
+        assert await calls.get(timeout=2) == (TOPIC_CALL, call("1", "张三"))
+        assert await calls.get(timeout=2) == (TOPIC_CALL, call("2"))
+        got = [await both.get(timeout=2) for _ in range(3)]
+        assert got == [(TOPIC_SEAT, seat("8001")), (TOPIC_CALL, call("1", "张三")), (TOPIC_CALL, call("2"))]
+        assert got[0][1].state is SeatState.READY and got[1][1].call.started_at == T0  # enums, times with µs
         with pytest.raises(TimeoutError):
             await calls.get(timeout=0.2)
 
 
+async def test_in_process_hands_over_the_value_itself() -> None:
+    bus = InProcessBus()
+    async with bus.subscribe(TOPIC_CALL) as sub:
+        sent = call("1")
+        await bus.publish(TOPIC_CALL, sent)
+        assert (await sub.get(timeout=1))[1] is sent
+
+
+async def test_a_document_topic_carries_json_objects(bus: Bus) -> None:
+    async with bus.subscribe(TOPIC_POP) as sub:
+        await bus.publish(TOPIC_POP, {"seat": "8001", "state": "ringing", "history": [{"unit": "市住建局"}]})
+        assert await sub.get(timeout=2) == (TOPIC_POP, {"seat": "8001", "state": "ringing",
+                                                        "history": [{"unit": "市住建局"}]})  # fmt: skip
+
+
 async def test_slow_subscriber_loses_oldest_and_never_blocks_publisher(bus: Bus) -> None:
-    async with bus.subscribe("call") as sub:
+    async with bus.subscribe(TICKS) as sub:
         for i in range(8):  # queue_size is 5
-            await asyncio.wait_for(bus.publish("call", {"n": i}), 1)
+            await asyncio.wait_for(bus.publish(TICKS, Tick(i)), 1)
         await asyncio.sleep(0.2)  # let the Redis reader catch up
-        got = [(await sub.get(timeout=2))[1]["n"] for _ in range(5)]
+        got = [(await sub.get(timeout=2))[1].n for _ in range(5)]
         assert got == [3, 4, 5, 6, 7]
         assert sub.dropped == 3
 
 
 async def test_unsubscribed_after_exit(bus: Bus) -> None:
-    async with bus.subscribe("seat") as sub:
+    async with bus.subscribe(TOPIC_SEAT) as sub:
         pass
-    await bus.publish("seat", {"x": 1})
+    await bus.publish(TOPIC_SEAT, seat("8001"))
     with pytest.raises(TimeoutError):
         await sub.get(timeout=0.2)
 
 
 async def test_iteration(bus: Bus) -> None:
-    async with bus.subscribe("call") as sub:
+    async with bus.subscribe(TICKS) as sub:
         for i in range(3):
-            await bus.publish("call", {"n": i})
+            await bus.publish(TICKS, Tick(i))
         seen = []
         async for topic, message in sub:
-            seen.append((topic, message["n"]))
+            seen.append((topic.name, message.n))
             if len(seen) == 3:
                 break
-    assert seen == [("call", 0), ("call", 1), ("call", 2)]
+    assert seen == [("test-tick", 0), ("test-tick", 1), ("test-tick", 2)]
 
 
 async def test_redis_fans_out_between_two_processes_worth_of_clients() -> None:
     """Two buses (two web processes) on one Redis: what one publishes, the other's subscribers get."""
     a, b = RedisBus(REDIS_URL), RedisBus(REDIS_URL)
     try:
-        async with b.subscribe("seat") as sub:
-            await a.publish("seat", {"seat": "8002", "pause_reason": "小休"})
-            assert await sub.get(timeout=2) == ("seat", {"seat": "8002", "pause_reason": "小休"})
+        async with b.subscribe(TOPIC_SEAT) as sub:
+            sent = seat("8002", SeatState.PAUSED, "小休")
+            await a.publish(TOPIC_SEAT, sent)
+            topic, got = await sub.get(timeout=2)
+            assert topic == TOPIC_SEAT and isinstance(got, SeatSnapshot) and got == sent and got is not sent
     finally:
         await a.close()
         await b.close()
 
 
-async def test_redis_skips_malformed_messages() -> None:
+async def test_redis_skips_what_is_not_the_topics_type() -> None:
+    """Not JSON, JSON of another shape, a snapshot with a state this version does not know: skipped, logged."""
     bus = RedisBus(REDIS_URL)
     raw = aioredis.Redis.from_url(REDIS_URL)
     try:
-        async with bus.subscribe("call") as sub:
-            await raw.publish(CHANNEL_PREFIX + "call", b"{not json")
-            await raw.publish(CHANNEL_PREFIX + "call", b"[1, 2]")
-            await bus.publish("call", {"ok": True})
-            assert await sub.get(timeout=2) == ("call", {"ok": True})
+        async with bus.subscribe(TOPIC_SEAT) as sub:
+            await raw.publish(CHANNEL_PREFIX + "seat", b"{not json")
+            await raw.publish(CHANNEL_PREFIX + "seat", b"[1, 2]")
+            await raw.publish(CHANNEL_PREFIX + "seat", b'{"seat": "8001", "state": "dancing"}')
+            await bus.publish(TOPIC_SEAT, seat("8003"))
+            assert await sub.get(timeout=2) == (TOPIC_SEAT, seat("8003"))
     finally:
         await raw.aclose()
         await bus.close()
@@ -99,7 +141,7 @@ async def test_publishing_never_waits_for_redis() -> None:
     bus = RedisBus("redis://127.0.0.1:1/0", outbox_size=3)
     try:
         for i in range(5):
-            await asyncio.wait_for(bus.publish("call", {"n": i}), 0.1)
+            await asyncio.wait_for(bus.publish(TICKS, Tick(i)), 0.1)
         assert bus.dropped == 2
         with pytest.raises(TimeoutError):
             await bus.flush(0.3)
@@ -110,11 +152,11 @@ async def test_publishing_never_waits_for_redis() -> None:
 async def test_publishes_keep_their_order_in_a_burst() -> None:
     bus = RedisBus(REDIS_URL)
     try:
-        async with bus.subscribe("call") as sub:
+        async with bus.subscribe(TICKS) as sub:
             for i in range(300):
-                await bus.publish("call", {"n": i})
+                await bus.publish(TICKS, Tick(i))
             await bus.flush()
-            assert [(await sub.get(timeout=2))[1]["n"] for _ in range(300)] == list(range(300))
+            assert [(await sub.get(timeout=2))[1].n for _ in range(300)] == list(range(300))
     finally:
         await bus.close()
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import UTC, datetime
 
+from ami_bridge.constants import CallState
+from ami_bridge.snapshots import CallSnapshot
 from hotline.demo.driver import MATTERS, REPEAT_CALLERS, demo_caller, file_ticket
 from hotline.tickets.model import Category, Unit
 from tests.helpers.tickets_env import Env, env_fixture  # noqa: F401  (the `env` fixture)
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 async def test_each_answered_call_gets_the_ticket_its_seat_would_file(env: Env) -> None:
@@ -22,7 +27,7 @@ async def test_each_answered_call_gets_the_ticket_its_seat_would_file(env: Env) 
     rng = random.Random(7)
     lines = []
     for n in range(30):
-        call = {"call_id": f"1764032523.{n}", "caller_number": REPEAT_CALLERS[n % 3], "seat": "8001"}
+        call = CallSnapshot(f"1764032523.{n}", CallState.ENDED, REPEAT_CALLERS[n % 3], None, "12345", T0, seat="8001")
         lines.append(await file_ticket(env.tickets, call, rng))
     tickets = [t for number in REPEAT_CALLERS for t in await env.tickets.history(number, 100)]
     assert len(tickets) == 30 and {t["category"] for t in tickets} == {c.value for c, _ in MATTERS}

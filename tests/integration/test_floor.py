@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL
+from ami_bridge.topics import TOPIC_CALL
 from tests.helpers import realparts
 from tests.helpers.polling import wait_for
 

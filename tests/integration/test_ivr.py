@@ -23,7 +23,7 @@ from hotline.recordings.files import sox_duration
 from hotline.service import Service
 from hotline.settings import Settings
 from hotline.tickets import validate
-from hotline.topics import TOPIC_CALL, TOPIC_SURVEY, TOPIC_THREEWAY
+from hotline.topics import TOPIC_CALL, TOPIC_SURVEY, TOPIC_THREEWAY, Topic, as_json
 from tests.helpers import realparts
 from tests.helpers.polling import frames_until, wait_for
 
@@ -80,9 +80,10 @@ async def collect(
     async with asyncio.timeout(timeout):
         while len(got) < n:
             topic, message = await sub.get(timeout=timeout)
-            key = want(topic, message)
+            data = as_json(message)
+            key = want(topic, data)
             if key is not None:
-                got[key] = message
+                got[key] = data
     return got
 
 
@@ -135,7 +136,7 @@ async def test_survey_stores_every_level_on_the_call_the_seat_and_the_ticket(
             for level in range(1, 6):
                 sipp.append(await citizen(f"1390013904{level}", [(SURVEY_AT_MS, str(level))], tmp_path, level))
 
-            def want(topic: str, m: dict[str, Any]) -> str | None:
+            def want(topic: Topic[Any], m: dict[str, Any]) -> str | None:
                 if not str(m.get("caller_number")).startswith("1390013904"):
                     return None
                 if topic == TOPIC_CALL and m["state"] == "talking":
@@ -183,7 +184,7 @@ async def test_survey_no_answer_hang_up_and_three_levels(asterisk: Any, settings
             sipp.append(await citizen("13900139053", [], tmp_path, 8, hold_ms=SURVEY_AT_MS))  # hangs up in the survey
             sipp.append(await citizen("13900139054", [(SURVEY_AT_MS, "5")], tmp_path, 9))  # no 5 on this scale
 
-            def want(topic: str, m: dict[str, Any]) -> str | None:
+            def want(topic: Topic[Any], m: dict[str, Any]) -> str | None:
                 return m["caller_number"] if str(m.get("caller_number")).startswith("1390013905") else None
 
             got = await collect(sub, want, 4, 30)
@@ -225,7 +226,7 @@ async def test_menu_choice_invalid_key_and_timeout_reach_the_queue(
             sipp.append(await citizen("13900139062", [(key_at, "9")], tmp_path, 12, hold_ms=30000))
             sipp.append(await citizen("13900139063", [], tmp_path, 13, hold_ms=30000))
 
-            def want(topic: str, m: dict[str, Any]) -> str | None:
+            def want(topic: Topic[Any], m: dict[str, Any]) -> str | None:
                 if str(m.get("caller_number")).startswith("1390013906") and m["state"] == "talking":
                     return str(m["caller_number"])
                 return None

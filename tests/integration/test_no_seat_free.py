@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ami_bridge.client import AmiClient
-from ami_bridge.constants import TOPIC_CALL
+from ami_bridge.topics import TOPIC_CALL
 from tests.helpers import realparts
 from tests.helpers.polling import floor_until, frames_until, wait_for
 

@@ -10,7 +10,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,10 +20,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from ami_bridge.bridge import Bridge
-from ami_bridge.constants import TOPIC_CALL, CallOutcome, CallState
+from ami_bridge.constants import CallOutcome, CallState
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import CallSnapshot
+from ami_bridge.topics import TOPIC_CALL, CallChange
 from hotline.api import errors
 from hotline.bus import InProcessBus, RedisBus, TeeBus
 from hotline.live import BridgeLive
@@ -33,6 +34,8 @@ from hotline.pops.service import PopService, beside_bridge
 from hotline.seats.auth import SeatAuth
 from hotline.seats.http import add_routes
 
+# Redis channels are shared by every process on the machine: the suite's workers run these tests in one of them
+pytestmark = pytest.mark.xdist_group("redis")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://localhost:6379/0")
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 CALLER = "13900139001"
@@ -101,12 +104,12 @@ async def service(web_a: WebProcess) -> AsyncIterator[PopService]:
     await svc.close()
 
 
-def call(state: CallState, seat: str | None, call_id: str, **more: Any) -> dict[str, Any]:
+def call(state: CallState, seat: str | None, call_id: str, **more: Any) -> CallChange:
     snap = CallSnapshot(
         call_id=call_id, state=state, caller_number=CALLER, caller_name=None, dialed="12345", started_at=T0,
         queue="hotline", queued_at=T0, seat=seat, ring_started_at=T0 + timedelta(seconds=4) if seat else None, **more,
     )  # fmt: skip
-    return {**snap.to_json(), "received": time.time()}
+    return CallChange(snap, time.time())
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3) -> dict[str, Any]:
@@ -134,10 +137,12 @@ async def test_a_pop_published_in_one_process_reaches_a_page_served_by_another(
         # a page that reconnects to process B gets it again
         async with web_b.page(mine, auth) as again:
             assert (await receive(again))["pop"]["call_id"] == pop["call_id"]
-        await web_a.bus.publish(TOPIC_CALL, {**ringing, "state": "talking"})
+        await web_a.bus.publish(TOPIC_CALL, CallChange(replace(ringing.call, state=S.TALKING), time.time()))
         assert (await receive(ws))["state"] == "answered"
-        await web_a.bus.publish(TOPIC_CALL, {**ringing, "state": "ended", "outcome": CallOutcome.ANSWERED.value,
-                                             "ended_at": (T0 + timedelta(seconds=60)).isoformat()})  # fmt: skip
+        ended_call = replace(
+            ringing.call, state=S.ENDED, outcome=CallOutcome.ANSWERED, ended_at=T0 + timedelta(seconds=60)
+        )
+        await web_a.bus.publish(TOPIC_CALL, CallChange(ended_call, time.time()))
         ended = await receive(ws)
         assert (ended["state"], ended["end_reason"], ended["rev"]) == ("ended", "hung_up", 3)
         assert (await web_b.pops.get(mine) or {}).get("rev") == 3

@@ -8,7 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT, CallOutcome, CallState, LegRole, SeatState
+from ami_bridge.constants import CallOutcome, CallState, LegRole, SeatState
+from ami_bridge.topics import TOPIC_CALL, TOPIC_SEAT
 from tests.helpers import realparts
 from tests.helpers.polling import wait_for
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_SEAT
+from ami_bridge.topics import TOPIC_CALL, TOPIC_SEAT
 from hotline.asterisk.instance import Instance
 from hotline.recordings import files, sweep
 from hotline.recordings.formats import Format

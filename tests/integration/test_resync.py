@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL, CallOutcome, CallState, SeatState
+from ami_bridge.constants import CallOutcome, CallState, SeatState
+from ami_bridge.topics import TOPIC_CALL
 from hotline.service import Service
 from tests.helpers import realparts
 from tests.helpers.polling import wait_for

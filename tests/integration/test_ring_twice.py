@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from ami_bridge.constants import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallOutcome, SeatState
+from ami_bridge.constants import CallOutcome, SeatState
+from ami_bridge.topics import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT
+from hotline.topics import as_json
 from tests.helpers import realparts
 from tests.helpers.polling import floor_until, wait_for
 
@@ -86,5 +88,5 @@ async def collect_until(sub: Any, predicate: Any, timeout: float, settle: float 
     await wait_for(sub, keep, timeout=timeout)
     with contextlib.suppress(TimeoutError):
         while True:
-            seen.append((await sub.get(timeout=settle))[1])
+            seen.append(as_json((await sub.get(timeout=settle))[1]))
     return seen

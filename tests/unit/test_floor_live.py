@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ami_bridge.constants import CallOutcome, CallState
-from ami_bridge.snapshots import CallSnapshot, MissSnapshot
+from ami_bridge.constants import CallOutcome, CallState, SeatState
+from ami_bridge.snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
 from hotline.floor.live import FloorTracker
 from hotline.floor.stats import Targets
 
@@ -147,7 +147,7 @@ def test_seat_states() -> None:
     floor = tracker()
     for seat, state in [("8001", "ready"), ("8002", "ready"), ("8003", "talking"), ("8004", "paused"),
                         ("8005", "ringing"), ("8003", "wrap_up")]:  # fmt: skip
-        floor.on_seat({"seat": seat, "state": state, "interface": f"PJSIP/{seat}", "misses_in_row": 0})
+        floor.on_seat(SeatSnapshot(seat, SeatState(state), f"PJSIP/{seat}"))
     assert floor.view(NOW)["live"]["seats"] == {
         "logged_out": 0,
         "ready": 2,
@@ -245,5 +245,5 @@ def test_callers_queued_with_no_seat_ready_are_flagged(seat_states: list[str], q
         *[live_call(f"q{n}", CallState.QUEUED, NOW - timedelta(seconds=5), seat=None) for n in range(queued)]
     )
     for n, state in enumerate(seat_states):
-        floor.on_seat({"seat": f"800{n}", "state": state, "interface": f"PJSIP/800{n}", "misses_in_row": 0})
+        floor.on_seat(SeatSnapshot(f"800{n}", SeatState(state), f"PJSIP/800{n}"))
     assert floor.view(NOW)["live"]["queued_no_seat"] == flagged

@@ -28,7 +28,7 @@ from hotline.pops.history import MemoryHistory
 from hotline.pops.service import PopService
 from hotline.seats.auth import SeatAuth
 from hotline.seats.http import add_routes
-from hotline.topics import TOPIC_CALL, TOPIC_POP
+from hotline.topics import TOPIC_CALL, TOPIC_POP, CallChange
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 S = CallState
@@ -60,7 +60,7 @@ class Floor:
     client: TestClient[Any, Any]
 
     async def send(self, snap: CallSnapshot) -> None:
-        await self.bus.publish(TOPIC_CALL, {**snap.to_json(), "received": time.time()})
+        await self.bus.publish(TOPIC_CALL, CallChange(snap, time.time()))
 
     def page(self, seat: str, token: str | None = None) -> Any:
         return self.client.ws_connect(f"/ws/seats/{seat}", params={"token": token or AUTH.login(seat, f"pw-{seat}")[0]})

@@ -14,10 +14,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from ami_bridge.bridge import Bridge
-from ami_bridge.constants import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, SeatState
+from ami_bridge.constants import CallState, SeatState
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
-from ami_bridge.snapshots import SeatSnapshot
+from ami_bridge.snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
+from ami_bridge.topics import TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallChange, MissChange
 from hotline.api import errors
 from hotline.bus import InProcessBus
 from hotline.live import BridgeLive
@@ -53,14 +54,12 @@ async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     return data
 
 
-def seat_msg(seat: str, state: str, **more: Any) -> dict[str, Any]:
-    return {"seat": seat, "state": state, "interface": f"PJSIP/{seat}", "pause_reason": None, "call_id": None,
-            "since": T0.isoformat(), "misses_in_row": 0, **more}  # fmt: skip
+def seat_msg(seat: str, state: str, **more: Any) -> SeatSnapshot:
+    return SeatSnapshot(seat, SeatState(state), f"PJSIP/{seat}", since=T0, **more)
 
 
-def miss_msg(seat: str, call_id: str) -> dict[str, Any]:
-    return {"seat": seat, "call_id": call_id, "at": T0.isoformat(), "ring_ms": 10000, "rejected": False,
-            "misses_in_row": 1, "pausing": True}  # fmt: skip
+def miss_msg(seat: str, call_id: str) -> MissChange:
+    return MissChange(MissSnapshot(seat, call_id, T0, 10000, False, 1), pausing=True)
 
 
 async def test_only_this_seats_changes_and_misses_arrive(served: tuple[TestClient[Any, Any], InProcessBus]) -> None:
@@ -75,7 +74,8 @@ async def test_only_this_seats_changes_and_misses_arrive(served: tuple[TestClien
         # subscribed before the snapshot was sent: everything published from here on is seen
         await bus.publish(TOPIC_SEAT, seat_msg("8002", "ringing", call_id="c2"))
         await bus.publish(TOPIC_MISS, miss_msg("8002", "c2"))
-        await bus.publish(TOPIC_CALL, {"call_id": "c1", "seat": "8001", "state": "ringing"})
+        ringing = CallSnapshot("c1", CallState.RINGING, "13800138000", None, "12345", T0, seat="8001")
+        await bus.publish(TOPIC_CALL, CallChange(ringing))  # not a seat page's topic
         await bus.publish(TOPIC_SEAT, seat_msg("8001", "ready"))
         await bus.publish(TOPIC_SEAT, seat_msg("80011", "ringing"))
         await bus.publish(TOPIC_MISS, miss_msg("8001", "c1"))

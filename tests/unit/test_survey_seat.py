@@ -29,7 +29,7 @@ async def test_a_survey_without_a_seat_takes_the_seat_of_the_call(tmp_path: Path
             await ivr.server.on_survey(result("c2", "8001"))  # the queue's seat wins
             await ivr.server.on_survey(result("c3", None))  # no live call either: stored without a seat
             published = [(await sub.get(timeout=1))[1] for _ in range(3)]
-        assert [(m["call_id"], m["seat"]) for m in published] == [("c1", "8003"), ("c2", "8001"), ("c3", None)]
+        assert [(m.call_id, m.seat) for m in published] == [("c1", "8003"), ("c2", "8001"), ("c3", None)]
         assert [(r.call_id, r.seat) for r in await store_results(ivr)] == [("c1", "8003"), ("c2", "8001"), ("c3", None)]
     finally:
         await store.close()

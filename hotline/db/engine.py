@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from ..errors import Unavailable
 
@@ -57,3 +57,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+async def read_snapshot(session: AsyncSession) -> None:
+    """Make every later read of this (fresh, read-only) session see one snapshot of the database, so a view read
+    in several statements never mixes two commits: REPEATABLE READ on PostgreSQL (each statement would otherwise
+    see the newest commit); on SQLite an explicit BEGIN (pysqlite begins a transaction only before a write, so
+    each SELECT would otherwise be its own). Call it before the session's first statement; closing the session
+    ends the transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        await session.execute(text("BEGIN"))

@@ -20,6 +20,7 @@ from sqlalchemy import Integer, Select, String, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ..db.engine import read_snapshot
 from ..db.models import (
     CallbackTaskRow,
     CallRow,
@@ -75,8 +76,10 @@ class TicketStore:
     # ------------------------------------------------------------------ reads
     async def get(self, ticket_id: int, *, unit_id: int | None = None) -> dict[str, Any]:
         """The ticket's full view; with `unit_id`, only if it is that unit's (else TicketNotFound, as if it
-        did not exist: a handling unit is never told that another unit's ticket does)."""
+        did not exist: a handling unit is never told that another unit's ticket does). Read in one snapshot: the
+        ticket, its calls, events and every feature's part agree with each other."""
         async with self._session() as session:
+            await read_snapshot(session)
             return await self._view(session, await self._row(session, ticket_id, unit_id=unit_id))
 
     async def history(self, phone: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -8,11 +8,12 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ami_bridge.constants import CallState
 from ami_bridge.snapshots import CallSnapshot
+from hotline.db.models import TicketEventRow
 from hotline.survey.store import SurveyResult, SurveyStore
 from hotline.tickets import validate
 from hotline.tickets.lifecycle import IllegalTicketTransition, TicketNotEditable
@@ -286,3 +287,26 @@ async def test_history_stays_fast_with_a_million_tickets(env: Env) -> None:
         (612345, False),
         (812345, False),
     ]
+
+
+async def test_a_ticket_is_read_in_one_snapshot_while_others_commit(env: Env) -> None:
+    """The case file reads in several statements (the ticket, its calls, events, each feature's part). A commit
+    that lands between them must not show in the later ones: the ticket's view agrees with itself (REPEATABLE
+    READ on PostgreSQL, one transaction on SQLite). A part that commits an event from another connection, then
+    counts the ticket's events in the view's own session, stands in for a unit's reply landing mid-read."""
+    ticket = await env.tickets.create(new(seat="8001"))
+
+    async def concurrent_reply(session: Any, ticket_id: int, call_ids: list[str]) -> int:
+        async with env.store.engine.begin() as other:  # another connection: a commit mid-read
+            reply = {"ticket_id": ticket_id, "at": env.clock(), "by": "unit:x", "from_status": "受理"}
+            await other.execute(insert(TicketEventRow).values(**reply, to_status="受理", comment="mid-read"))
+        return len((await session.execute(text("SELECT id FROM ticket_events WHERE ticket_id = :t"),
+                                          {"t": ticket_id})).all())  # fmt: skip
+
+    env.tickets.parts["seen_events"] = concurrent_reply
+    try:
+        view = await env.tickets.get(ticket["id"])
+    finally:
+        del env.tickets.parts["seen_events"]
+    assert view["seen_events"] == len(view["events"]) == 1, "the view saw a commit made after it began"
+    assert [e["comment"] for e in (await env.tickets.get(ticket["id"]))["events"]][-1] == "mid-read"

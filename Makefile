@@ -2,6 +2,7 @@
 # Both set everything up on a fresh Debian 12 machine (system packages, the venv, Asterisk 22).
 
 PYTHON ?= python3
+TEST_JOBS ?= 2   # pytest-xdist workers, each with its own Asterisk instance and ports (tests/helpers/realparts.py)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -44,10 +45,10 @@ run: asterisk
 	$(BIN)/hotline run --demo
 
 test: asterisk
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadgroup
 
 test-fast: venv
-	$(BIN)/pytest -m 'not asterisk'
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadgroup -m 'not asterisk'
 
 lint: venv
 	@! git grep -n -E '^(<<<<<<<|>>>>>>>) ' -- . || { echo 'merge conflict markers left (above)'; exit 1; }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import signal
 import subprocess
@@ -19,12 +20,36 @@ from . import dtmf
 
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
 OVERLAY = Path(__file__).resolve().parent / "asterisk-overlay"
+# The phones' SIP ports (UDP). The overlay names the seats', units' and called citizens' (render_overlay moves
+# them all, with these, when several test runs share the machine: shift_ports).
 SEAT_PORT_BASE = 25000  # seat 80NN listens on 25000 + NN (asterisk-overlay/pjsip_wizard.local.conf)
 CITIZEN_PORT_BASE = 26000
 UNIT_PORT = 27000  # handling units' phones behind the test trunk (asterisk-overlay/pjsip.local.conf trunk-units)
 CALLED_CITIZEN_PORT = 27100  # citizens called back (回访) behind trunk-citizens (same file)
+MEDIA_PORT_BASE = 28000  # RTP of the phones that send audio (DTMF as RFC 2833 events)
 DEMO_SEATS = tuple(f"80{n:02d}" for n in range(1, 11))
 RING_LOG = "rings.log"  # a load seat phone's log of the calls it rang for (load_seat_phone)
+
+
+def shift_ports(offset: int) -> None:
+    """Move every phone's ports by `offset`: test runs in parallel, each against its own Asterisk whose overlay
+    was made by render_overlay with the same offset."""
+    global SEAT_PORT_BASE, CITIZEN_PORT_BASE, UNIT_PORT, CALLED_CITIZEN_PORT, MEDIA_PORT_BASE
+    SEAT_PORT_BASE, CITIZEN_PORT_BASE = SEAT_PORT_BASE + offset, CITIZEN_PORT_BASE + offset
+    UNIT_PORT, CALLED_CITIZEN_PORT, MEDIA_PORT_BASE = (
+        UNIT_PORT + offset,
+        CALLED_CITIZEN_PORT + offset,
+        MEDIA_PORT_BASE + offset,
+    )
+
+
+def render_overlay(dest: Path, offset: int) -> Path:
+    """The demo overlay in `dest` with every phone's contact port moved by `offset` (see shift_ports)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for conf in OVERLAY.glob("*.conf"):
+        text = re.sub(r"127\.0\.0\.1:(\d+)", lambda m: f"127.0.0.1:{int(m[1]) + offset}", conf.read_text())
+        (dest / conf.name).write_text(text)
+    return dest
 
 
 class PhoneError(Unavailable, RuntimeError):
@@ -218,14 +243,14 @@ async def unit_phone(
     code: int = 486,
     talk_ms: int = 60000,
     name: str = "unit",
-    port: int = UNIT_PORT,
+    port: int | None = None,
     calls: int = 1,
     timeout_s: int = 120,
 ) -> Phone:
     """A handling unit's phone behind the test trunk (any number dialled there reaches it): rings for `ring_ms`,
     then answers and hangs up itself after `talk_ms` (unless Asterisk hangs up first), or rejects with `code`
     (486 busy, 404...). Asterisk's CANCEL while ringing (no answer, cancel) ends it cleanly. With
-    port=CALLED_CITIZEN_PORT it is a citizen called back by the 回访 dialer."""
+    port=CALLED_CITIZEN_PORT it is a citizen called back by the 回访 dialer (default: UNIT_PORT)."""
     folder = log_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     values = {"RING_MS": ring_ms, "ANSWER": int(answer), "TALK_MS": talk_ms, "CODE": code}
@@ -234,7 +259,7 @@ async def unit_phone(
         "-sf",
         str(scenario),
         "-p",
-        str(port),
+        str(UNIT_PORT if port is None else port),
         "-m",
         str(calls),
         "-trace_msg",
@@ -258,7 +283,7 @@ async def citizen_ivr_call(
     scenario = folder / "citizen-ivr.xml"
     scenario.write_text(text.replace("HOLD_MS", str(int(hold_ms))))
     args = ["-sf", str(scenario), "-inf", str(csv), "-s", dial, "-p", str(CITIZEN_PORT_BASE + index),
-            "-mp", str(27000 + 10 * index), "-m", "1", "-trace_msg", f"127.0.0.1:{sip_port}"]  # fmt: skip
+            "-mp", str(MEDIA_PORT_BASE + 10 * index), "-m", "1", "-trace_msg", f"127.0.0.1:{sip_port}"]  # fmt: skip
     return await _spawn(f"citizen-{number}", args, folder)
 
 
@@ -279,7 +304,7 @@ def _key_steps(keys: Sequence[tuple[int, str]], folder: Path) -> str:
 
 async def called_citizen_ivr(
     keys: Sequence[tuple[int, str]], log_dir: Path, *, ring_ms: int = 500, hold_ms: int = 60000,
-    name: str = "citizen-survey", port: int = CALLED_CITIZEN_PORT,
+    name: str = "citizen-survey", port: int | None = None,
 ) -> Phone:  # fmt: skip
     """A citizen called back (behind trunk-citizens) who answers after ring_ms and, for each (pause_ms, keys),
     waits pause_ms and presses the keys (the 回访 dialer's automated survey); then waits up to hold_ms for
@@ -289,7 +314,8 @@ async def called_citizen_ivr(
     text = (SCENARIOS / "called-citizen-ivr.xml").read_text().replace("KEYS", _key_steps(keys, folder))
     scenario = folder / "called-citizen-ivr.xml"
     scenario.write_text(text.replace("RING_MS", str(int(ring_ms))).replace("HOLD_MS", str(int(hold_ms))))
-    args = ["-sf", str(scenario), "-p", str(port), "-mp", str(port + 200), "-m", "1", "-trace_msg",
+    port = CALLED_CITIZEN_PORT if port is None else port
+    args = ["-sf", str(scenario), "-p", str(port), "-mp", str(MEDIA_PORT_BASE + 500), "-m", "1", "-trace_msg",
             "-message_file", str(folder / "msg.log")]  # fmt: skip
     return await _spawn(name, args, folder)
 

@@ -23,18 +23,27 @@ from hotline.seats import tokens
 from hotline.settings import Settings, load_settings
 
 TESTS = Path(__file__).resolve().parent.parent
-AMI_PORT = 15038
-SIP_PORT = 15060
-AGI_PORT = 14573
-HTTP_PORT = 18080
+# pytest-xdist runs the suite in several processes (make test: -n 2), each with its own Asterisk instance, ports and
+# sipp phones: worker gwN moves Asterisk's ports by 100·N and the phones' by 4000·N (above Asterisk's RTP range,
+# 10000–20000; the overlay is rendered with the same offset).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_NUMBER = int(WORKER.removeprefix("gw") or 0)
+AMI_PORT = 15038 + 100 * WORKER_NUMBER
+SIP_PORT = 15060 + 100 * WORKER_NUMBER
+AGI_PORT = 14573 + 100 * WORKER_NUMBER
+HTTP_PORT = 18080 + 100 * WORKER_NUMBER  # and the next port, for a second service in a test
+PHONE_OFFSET = 4000 * WORKER_NUMBER
+if PHONE_OFFSET:
+    phones.shift_ports(PHONE_OFFSET)
 
 
 def test_settings(state_dir: Path, **overrides: object) -> Settings:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    overlay = phones.render_overlay(state_dir / "overlay", PHONE_OFFSET) if PHONE_OFFSET else phones.OVERLAY
     env.update(
         HOTLINE_STATE_DIR=str(state_dir),
-        HOTLINE_ASTERISK_INSTANCE="test",
-        HOTLINE_ASTERISK_OVERLAY=str(phones.OVERLAY),
+        HOTLINE_ASTERISK_INSTANCE=f"test-{WORKER}" if WORKER else "test",
+        HOTLINE_ASTERISK_OVERLAY=str(overlay),
         HOTLINE_AMI_PORT=str(AMI_PORT),
         HOTLINE_SIP_PORT=str(SIP_PORT),
         HOTLINE_AGI_PORT=str(AGI_PORT),

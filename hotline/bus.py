@@ -32,6 +32,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from . import tasks
 from .errors import Unavailable
 from .topics import Topic
 
@@ -207,10 +208,7 @@ class RedisBus:
     async def close(self) -> None:
         with contextlib.suppress(TimeoutError):
             await self.flush(2.0)
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        await tasks.stop([self._writer])
         await self.redis.aclose()
 
 
@@ -263,10 +261,7 @@ class _RedisSubscription(_QueueSubscription):
             self.offer(topic, payload)
 
     async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        await tasks.stop([self._reader])
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.unsubscribe()
         await self._pubsub.aclose()

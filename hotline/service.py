@@ -20,6 +20,7 @@ from ami_bridge.client import AmiClient
 from ami_bridge.ring_rule import RingRule
 from ami_bridge.seat_control import SeatControl
 
+from . import tasks
 from .asterisk.instance import ASTERISK, Instance, ami_secret
 from .asterisk.provision import find_or_provision
 from .bus import Bus, make_bus
@@ -199,9 +200,7 @@ class Service:
     async def _stop_client(self) -> None:
         await self.client.close()
         if self._client_task is not None:
-            self._client_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._client_task
+            await tasks.stop([self._client_task])
 
     async def wait(self) -> None:
         """Run until the AMI client stops for good (a refused login) or the task is cancelled."""

@@ -11,7 +11,7 @@ import difflib
 import os
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
@@ -323,3 +323,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
         if environ is not None:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def default(name: str) -> Any:
+    """A setting's default, for a feature's own config (its defaults are the settings', written once, here)."""
+    return Settings.model_fields[name].default

@@ -16,10 +16,9 @@ lost and nothing is dialled twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ami_bridge import events as ev
@@ -28,6 +27,8 @@ from ami_bridge.constants import CallState, SeatState
 from hotline.topics import TOPIC_DIALER
 from hotline.workdays import parse_windows
 
+from .. import tasks
+from ..clock import Clock, utc_now
 from . import schedule as sc
 from . import survey_call as sv
 from .config import DialerConfig
@@ -70,10 +71,6 @@ def from_settings(s: Settings) -> tuple[Policy, DialerConfig]:
     return policy, config
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def end_outcome(dial_status: str) -> AttemptOutcome:
     """The END event's DIALSTATUS: empty (the seat hung up before the citizen was dialled) or CANCEL (the
     seat hung up while the citizen rang) is not the citizen's doing."""
@@ -85,7 +82,7 @@ def end_outcome(dial_status: str) -> AttemptOutcome:
 class Dialer:
     def __init__(
         self, client: AmiClient, bridge: Bridge, bus: Bus, store: CallbackStore, tickets: TicketStore,
-        policy: Policy, config: DialerConfig, *, clock: Callable[[], datetime] = _now,
+        policy: Policy, config: DialerConfig, *, clock: Clock = utc_now,
     ) -> None:  # fmt: skip
         self.client, self.bridge, self.bus, self.store, self.tickets = client, bridge, bus, store, tickets
         self.policy, self.config, self.clock = policy, config, clock
@@ -107,11 +104,7 @@ class Dialer:
     async def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(self._tasks)
         await self.surveys.close()
 
     def _offer(self, event: Heard) -> None:

@@ -9,16 +9,19 @@ A call-back request (回拨, no ticket) is closed with 已回拨.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.errors import HotlineError, Kind
 from hotline.topics import TOPIC_DIALER
 
 from ..bus import Bus
 from ..tickets.model import TicketStatus, Transition
-from ..tickets.store import TicketStore
+from ..tickets.store import AlsoWrite, TicketStore
 from .schedule import Task, TaskKind, TaskStatus
-from .store import CallbackStore
+from .store import CallbackStore, record_in
 
 log = logging.getLogger(__name__)
 OUTCOMES = ("满意", "基本满意", "不满意")
@@ -42,9 +45,13 @@ async def record_outcome(
     if outcome == NOT_REACHED:
         after = await store.not_reached(task_id, by, comment)
         log.info("callback %s: not the citizen (%s) says %s → %s", task_id, comment, by, after.status.value)
+    elif task.ticket_id is not None:  # the ticket's move and the task's outcome: one transaction
+
+        async def done(session: AsyncSession, now: datetime) -> None:
+            await record_in(session, task_id, outcome, comment, by, now)
+
+        await _move_ticket(tickets, task.ticket_id, outcome, comment, by, done)
     else:
-        if task.ticket_id is not None:
-            await _move_ticket(tickets, task.ticket_id, outcome, comment, by)
         await store.record(task_id, outcome, comment, by)
     if bus is not None:
         await bus.publish(TOPIC_DIALER, {"seat": by, "task_id": task_id, "state": "recorded", "outcome": outcome})
@@ -74,13 +81,16 @@ def _checked(task: Task, body: dict[str, Any]) -> tuple[str, str | None, str]:
     return outcome, comment, by
 
 
-async def _move_ticket(tickets: TicketStore, ticket_id: int, outcome: str, comment: str | None, by: str) -> None:
-    """不满意 → 重办 (督办 when redone before); 满意, 基本满意 → 回访. Refused moves raise and change nothing."""
+async def _move_ticket(
+    tickets: TicketStore, ticket_id: int, outcome: str, comment: str | None, by: str, also: AlsoWrite
+) -> None:
+    """不满意 → 重办 (督办 when redone before); 满意, 基本满意 → 回访, with `also` in the same transaction.
+    Refused moves raise and change nothing."""
     ticket = await tickets.get(ticket_id)
     if outcome == "不满意":
         to = TicketStatus.SUPERVISED if ticket["redo_count"] >= 1 else TicketStatus.REDO
     else:
         to = TicketStatus.CALLED_BACK
     note = f"回访 {outcome}" + (f": {comment}" if comment else "")
-    await tickets.transition(ticket_id, Transition(to, by=by, comment=note))
+    await tickets.transition(ticket_id, Transition(to, by=by, comment=note), also=also)
     log.info("ticket %s: 回访 %s by %s → %s", ticket_id, outcome, by, to.value)

@@ -20,7 +20,8 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from ..errors import IllegalTransition
-from ..workdays import Deadline, WorkCalendar
+from ..settings import default
+from ..workdays import Deadline, WorkCalendar, parse_windows
 
 REPLY_DAYS = 3  # working days after the unit's reply
 
@@ -75,13 +76,14 @@ class IllegalTaskTransition(IllegalTransition):
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    windows: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(14), time(18)))
-    retry_after: tuple[timedelta, ...] = (timedelta(minutes=30), timedelta(hours=1), timedelta(hours=2))
-    max_attempts: int = 3
-    near_deadline: timedelta = timedelta(hours=4)  # then any ready seat, and raised on the leader's view
-    seat_retry: timedelta = timedelta(minutes=2)  # after the seat did not answer, or an interrupted attempt
+    # the settings' defaults (HOTLINE_CALLBACK_*), in the units the schedule counts in
+    windows: tuple[tuple[time, time], ...] = parse_windows(default("callback_windows"))
+    retry_after: tuple[timedelta, ...] = tuple(timedelta(minutes=m) for m in default("callback_retry_minutes"))
+    max_attempts: int = default("callback_max_attempts")
+    near_deadline: timedelta = timedelta(hours=default("callback_near_deadline_h"))  # then any ready seat, raised
+    seat_retry: timedelta = timedelta(seconds=default("callback_seat_retry_s"))  # after the seat did not answer
     reply_days: int = REPLY_DAYS
-    max_seats_while_waiting: int = 0  # seats that may be on callbacks while citizens wait in the queue
+    max_seats_while_waiting: int = default("callback_max_seats_while_waiting")  # on callbacks while citizens wait
 
 
 @dataclass(frozen=True, slots=True)

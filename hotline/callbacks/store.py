@@ -9,8 +9,8 @@ one, never dial one task twice at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.errors import NotFound
 
+from ..clock import Clock, utc_now
 from ..db.models import CallbackAttemptRow, CallbackRequestRow, CallbackTaskRow, CallRow, TicketRow, UnitRow, iso_utc
 from ..tickets.store import TicketStore
 from ..tickets.validate import normalise_phone
@@ -26,7 +27,6 @@ from . import schedule as sc
 from .schedule import AttemptOutcome, Policy, Task, TaskKind, TaskStatus
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 OPEN_VALUES = [s.value for s in sc.OPEN]
 REACHED_OUTCOMES = ("满意", "基本满意", "不满意")  # the citizen was reached and asked
 SATISFACTION_DAYS = 30  # the board's satisfaction rates cover the last 30 days
@@ -38,10 +38,6 @@ class TaskNotFound(NotFound, LookupError):
     def __init__(self, task_id: int) -> None:
         self.task_id = task_id
         super().__init__(f"no callback task with id {task_id}", task_id=task_id)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def add_reply_task(
@@ -74,7 +70,7 @@ def task_of(row: CallbackTaskRow) -> Task:
 
 
 class CallbackStore:
-    def __init__(self, engine: AsyncEngine, calendar: WorkCalendar, policy: Policy, *, clock: Clock = _now) -> None:
+    def __init__(self, engine: AsyncEngine, calendar: WorkCalendar, policy: Policy, *, clock: Clock = utc_now) -> None:
         self.engine, self.calendar, self.policy, self.clock = engine, calendar, policy, clock
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
@@ -202,15 +198,8 @@ class CallbackStore:
 
     async def record(self, task_id: int, outcome: str, comment: str | None, by: str) -> Task:
         """The seat's outcome (满意, 基本满意, 不满意): the task is done."""
-        now = self.clock()
         async with self._session.begin() as session:
-            row = await session.get(CallbackTaskRow, task_id, with_for_update=True)
-            if row is None:
-                raise TaskNotFound(task_id)
-            after = sc.recorded(task_of(row))
-            row.status, row.seat, row.outcome, row.comment = after.status.value, None, outcome, comment
-            row.done_by, row.done_at, row.updated_at = by, now, now
-            return after
+            return await record_in(session, task_id, outcome, comment, by, self.clock())
 
     async def not_reached(self, task_id: int, by: str, why: str | None) -> Task:
         """The seat heard voicemail, a refusal or the wrong person: a counted try, retried later (or 无法联系)."""
@@ -436,6 +425,18 @@ async def for_ticket(session: AsyncSession, ticket_id: int, call_ids: list[str])
         select(CallbackTaskRow).where(CallbackTaskRow.ticket_id == ticket_id).order_by(CallbackTaskRow.id)
     )
     return [brief(c) for c in rows]
+
+
+async def record_in(session: AsyncSession, task_id: int, outcome: str, comment: str | None, by: str,
+                    now: datetime) -> Task:  # fmt: skip
+    """The seat's outcome written in the caller's transaction (with the ticket's move: one unit of work)."""
+    row = await session.get(CallbackTaskRow, task_id, with_for_update=True)
+    if row is None:
+        raise TaskNotFound(task_id)
+    after = sc.recorded(task_of(row))
+    row.status, row.seat, row.outcome, row.comment = after.status.value, None, outcome, comment
+    row.done_by, row.done_at, row.updated_at = by, now, now
+    return after
 
 
 def join_case_file(tickets: TicketStore, policy: Policy) -> None:

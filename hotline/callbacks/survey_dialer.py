@@ -12,13 +12,13 @@ to a seat callback (hotline.callbacks.survey_call).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Protocol
 
 from ami_bridge.client import AmiError
 from ami_bridge.events import ChannelHungUp, OriginateResult
 
+from .. import tasks
 from . import survey_call as sv
 from .outcome import record_outcome
 from .schedule import AttemptOutcome, Task
@@ -55,10 +55,7 @@ class SurveyCaller:
         self._waits: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
-        for task in list(self._waits):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(list(self._waits))
 
     async def dial(self, task: Task) -> str | None:
         d = self.d

@@ -15,7 +15,6 @@ category. One call in three comes from one of a few repeat callers, so their scr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from pathlib import Path
@@ -26,6 +25,7 @@ from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import CallSnapshot, SeatSnapshot
 from hotline.topics import TOPIC_CALL, TOPIC_DIALER, TOPIC_SEAT
 
+from .. import tasks
 from ..bus import Bus
 from ..tickets.model import Category, NewTicket, TicketStatus, Transition
 from ..tickets.store import TicketStore
@@ -117,10 +117,7 @@ class Demo:
             log.warning("call %s: the demo could not file its ticket: %s", call.call_id, exc)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(self._tasks)
         for phone in self._phones:
             await phone.stop()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 from datetime import date
@@ -12,6 +11,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .. import tasks
 from ..api import ApiError, close_websockets_on_shutdown, dumps, track_websocket
 from ..bus import Bus
 from ..db.store import Store
@@ -98,9 +98,7 @@ async def floor_ws(request: web.Request) -> web.WebSocketResponse:
                 if msg.type is WSMsgType.ERROR:
                     break
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            await tasks.stop([pump])
     return ws
 
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from ami_bridge.snapshots import SeatSnapshot
 from hotline.topics import TOPIC_CALL, TOPIC_FLOOR, TOPIC_MISS, TOPIC_SEAT, CallChange, MissChange
 
+from .. import tasks
 from ..bus import Bus, Subscription
 from ..db.store import Store
 from ..survey.store import SurveyResult, SurveyStore
@@ -78,11 +79,7 @@ class FloorService:
         self._changed.set()
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(self._tasks)
         self._tasks = []
         if self._sub is not None:
             await self._sub.__aexit__(None, None, None)

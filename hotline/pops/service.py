@@ -19,7 +19,6 @@ order (one task chained after the other); calls run side by side.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -32,7 +31,9 @@ from ami_bridge.constants import CallState
 from ami_bridge.snapshots import CallSnapshot
 from hotline.topics import TOPIC_CALL, TOPIC_POP, CallChange
 
+from .. import tasks as owned
 from ..bus import Bus, BusError, InProcessBus, RedisBus, Subscription, TeeBus
+from ..settings import default
 from .current import CurrentPops, make_current_pops
 from .history import History, Ticket
 from .model import EndReason, Pop, PopState, open_pop, step
@@ -67,8 +68,8 @@ class PopService:
         pops: CurrentPops,
         *,
         history_limit: int = 20,
-        history_timeout: float = 1.0,
-        keep_s: float = 1800.0,
+        history_timeout: float = default("pop_history_timeout"),
+        keep_s: float = default("pop_keep_s"),
         live_ttl_s: float = 4 * 3600.0,
         prefetch: bool = True,
         source: Bus | None = None,
@@ -97,12 +98,7 @@ class PopService:
         self._listener = asyncio.create_task(self._listen(self._sub), name="pops-listen")
 
     async def close(self) -> None:
-        tasks = [t for t in (self._listener, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await owned.stop([self._listener, *self._tasks])
         self._listener, self._tasks = None, set()
         self._chains.clear()
         self._lookups.clear()

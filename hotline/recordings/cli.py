@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
 
 from hotline.errors import Unavailable
 
+from .. import tasks
 from .formats import Format
 from .qaauth import add_user
 
@@ -189,9 +189,7 @@ async def live_in_asterisk(s: Settings) -> set[str]:
     finally:
         connected.cancel()
         await client.close()
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await runner
+        await tasks.stop([runner])
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -33,6 +33,7 @@ from ami_bridge.constants import CallOutcome, CallState
 from ami_bridge.snapshots import CallSnapshot
 from hotline.topics import TOPIC_CALL, TOPIC_DIALER, TOPIC_RECORDING, CallChange
 
+from .. import tasks
 from . import files
 from .checker import RecStatus, Talk, recheck, talk_of, unknown_call, verdict
 from .formats import DEFAULT, Format
@@ -97,11 +98,7 @@ class RecordingService:
             self._tasks.append(asyncio.create_task(self._nightly(), name="recordings-nightly"))
 
     async def close(self) -> None:
-        for task in [*self._tasks, *self._pending]:
-            task.cancel()
-        for task in [*self._tasks, *self._pending]:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop([*self._tasks, *self._pending])
         self._tasks = []
         if self._sub is not None:
             await self._sub.__aexit__(None, None, None)

@@ -26,6 +26,7 @@ from hotline.db.models import (
 )
 from hotline.db.store import Store
 
+from ..clock import utc_now
 from .checker import RecStatus, Talk, talk_of
 from .sampling import Candidate, Pick
 from .scoring import Scored, Sheet, sheet_from_json
@@ -44,10 +45,6 @@ def recording_json(row: RecordingRow) -> dict[str, Any]:
         out[name] = value.isoformat() if isinstance(value, datetime) else value
     out["flagged"] = RecStatus(row.status).flagged
     return out
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _ticket_links(call_ids: list[str]) -> Any:
@@ -102,7 +99,7 @@ class RecordingStore:
             query = query.where(RecordingRow.path == if_at, RecordingRow.status != RecStatus.PURGED.value)
         async with self._session.begin() as session:
             done = await session.execute(
-                query.values(status=status.value, status_reason=reason, checked_at=_now(), **values)
+                query.values(status=status.value, status_reason=reason, checked_at=utc_now(), **values)
             )
             return bool(done.rowcount)  # type: ignore[attr-defined]
 
@@ -217,7 +214,7 @@ class RecordingStore:
         async with self._session.begin() as session:
             for p in new:
                 session.add(QaSampleRow(call_id=p.call_id, day=day.isoformat(), seat=p.seat,
-                                        reasons=[r.value for r in p.reasons], created_at=_now()))  # fmt: skip
+                                        reasons=[r.value for r in p.reasons], created_at=utc_now()))  # fmt: skip
         return len(new)
 
     async def samples(self, *, day: str | None = None, seat: str | None = None, reason: str | None = None,
@@ -266,7 +263,7 @@ class RecordingStore:
                 row = QaScoreRow(call_id=call_id)
                 session.add(row)
             row.seat, row.day, row.scorer, row.sheet = seat, day, scorer, sheet.to_json()
-            row.error, row.scored_at = sheet.error, _now()
+            row.error, row.scored_at = sheet.error, utc_now()
             return _score_json(row)
 
     async def score(self, call_id: str) -> dict[str, Any] | None:
@@ -293,7 +290,7 @@ class RecordingStore:
         self, who: str, role: str, action: str, call_id: str, detail: str | None, remote: str | None
     ) -> None:
         async with self._session.begin() as session:
-            session.add(QaAuditRow(at=_now(), who=who, role=role, action=action, call_id=call_id[:100],
+            session.add(QaAuditRow(at=utc_now(), who=who, role=role, action=action, call_id=call_id[:100],
                                    detail=(detail or "")[:200] or None, remote=remote))  # fmt: skip
 
     async def audit_log(self, *, call_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:

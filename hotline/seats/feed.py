@@ -19,6 +19,7 @@ from typing import Any
 
 from hotline.topics import TOPIC_DIALER, TOPIC_MISS, TOPIC_POP, TOPIC_SEAT, TOPIC_THREEWAY, MissChange, Topic
 
+from .. import tasks
 from ..bus import Bus, Delivery, Message, Subscription
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,7 @@ class SeatFeed:
     async def _unsubscribe(self) -> None:
         router, sub = self._router, self._sub
         self._router = self._sub = None
-        if router is not None:
-            router.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await router
+        await tasks.stop([router])
         if sub is not None:
             await sub.__aexit__(None, None, None)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -13,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hotline.db.models import ThreewayAttemptRow
 from hotline.threeway.machine import Attempt
 from hotline.tickets.store import TicketStore
+
+from .. import tasks
 
 log = logging.getLogger(__name__)
 COLUMNS = ("call_id", "seat", "unit_id", "unit_name", "number", "consult", "outcome", "requested_at", "ringing_at",
@@ -30,10 +31,7 @@ class ThreewayRecords:
         self._task = asyncio.create_task(self._run(), name="threeway-records")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await tasks.stop([self._task])
         await self.flush()
 
     def save(self, attempt: Attempt) -> None:

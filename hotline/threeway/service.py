@@ -29,6 +29,8 @@ from hotline.threeway import machine as tw
 from hotline.threeway.machine import Attempt, ThreewayRefused, TwCommand, TwEvent, TwState
 from hotline.topics import TOPIC_THREEWAY
 
+from .. import tasks
+from ..settings import default
 from .records import ThreewayRecords
 
 if TYPE_CHECKING:
@@ -87,10 +89,10 @@ class _Session:
 
 @dataclass
 class ThreewayConfig:
-    trunk: str = "trunk-out"
-    ring_s: int = 30
-    caller_id: str = "12345"
-    show_citizen: bool = False
+    trunk: str = default("threeway_trunk")
+    ring_s: int = default("threeway_ring_s")
+    caller_id: str = default("threeway_caller_id")
+    show_citizen: bool = default("threeway_show_citizen")
 
 
 class ThreewayService:
@@ -114,11 +116,7 @@ class ThreewayService:
     async def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(self._tasks)
 
     # ------------------------------------------------------------------ queries
     def current(self, seat: str) -> Attempt | None:

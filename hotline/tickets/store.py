@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, Select, String, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ..clock import Clock, utc_now
 from ..db.engine import read_snapshot
 from ..db.models import (
     CallbackTaskRow,
@@ -37,8 +38,8 @@ from .model import Category, NewTicket, Ticket, TicketStatus, Transition, Urgenc
 from .unitstore import UnitDirectory, unit_from_row
 from .validate import InvalidInput, guided_label, normalise_phone
 
+AlsoWrite = Callable[[AsyncSession, datetime], Awaitable[None]]  # another feature's write in a ticket's move
 SHORT_CONTENT = 40  # characters of a ticket's content in a caller's history
-Clock = Callable[[], datetime]
 # What another feature adds to a ticket's view (its case file): the ticket's id and its calls' ids in, JSON-ready
 # items out, read in the view's own session. hotline/casefile.py registers them (three-way, surveys, 回访).
 Part = Callable[[AsyncSession, int, list[str]], Awaitable[list[dict[str, Any]]]]
@@ -61,12 +62,8 @@ class TicketClosed(Conflict):
     error = "ticket-closed"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class TicketStore:
-    def __init__(self, engine: AsyncEngine, calendar: WorkCalendar, *, clock: Clock = _now) -> None:
+    def __init__(self, engine: AsyncEngine, calendar: WorkCalendar, *, clock: Clock = utc_now) -> None:
         self.engine, self.calendar, self.clock = engine, calendar, clock
         self.parts: dict[str, Part] = {}  # name in the view -> its reader, in the order they were added
         self.on_reply: list[OnReply] = []
@@ -173,9 +170,13 @@ class TicketStore:
             await session.flush()
             return await self._view(session, row)
 
-    async def transition(self, ticket_id: int, move: Transition, *, unit_id: int | None = None) -> dict[str, Any]:
+    async def transition(
+        self, ticket_id: int, move: Transition, *, unit_id: int | None = None, also: AlsoWrite | None = None
+    ) -> dict[str, Any]:
         """Move the ticket on; refused moves raise IllegalTicketTransition and change nothing. With `unit_id`
-        (a unit moving its own ticket) it must be that unit's, checked under the row's lock."""
+        (a unit moving its own ticket) it must be that unit's, checked under the row's lock. `also`: another
+        feature's write that belongs to this move (one unit of work): run in the same transaction, after the
+        move; if it raises, neither is saved."""
         now = self.clock()
         async with self._session.begin() as session:
             row = await self._row(session, ticket_id, lock=True, unit_id=unit_id)
@@ -189,6 +190,9 @@ class TicketStore:
             if after.status is TicketStatus.REPLIED:  # the unit replied: e.g. the citizen is called back (回访)
                 for hook in self.on_reply:
                     hook(session, row, event.id, now)
+                await session.flush()
+            if also is not None:
+                await also(session, now)
                 await session.flush()
             view = await self._view(session, row)
         if after.status is TicketStatus.DISPATCHED and after.urgency is Urgency.EMERGENCY and unit is not None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
+from hotline.callbacks import outcome
 from hotline.callbacks.schedule import AttemptOutcome, Policy, Task, TaskStatus
 from hotline.callbacks.store import CallbackStore
 from hotline.db.models import CallbackRequestRow, CallbackTaskRow, CallRow
@@ -110,6 +112,30 @@ async def test_reached_then_recorded(env: Env) -> None:
     rates = await store.satisfaction(at("2026-11-01 00:00"))
     assert rates["all"] == {"reached": 1, "satisfied": 1, "rate": 1.0}
     assert rates["per_unit"] == {"市住建局": rates["all"]} and rates["per_category"] == {"投诉举报": rates["all"]}
+
+
+async def test_an_outcome_moves_the_ticket_and_ends_the_task_in_one_transaction(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seat's 不满意 sends the ticket to 重办 and ends the task, together: when the task's write fails after
+    the ticket's move was written, neither is saved (the seat can record it again); when it succeeds, both are."""
+    view, store, task, _ = await reached(env, "8002")
+    real = outcome.record_in
+
+    async def lost_midway(*args: Any) -> Task:
+        await real(*args)
+        raise RuntimeError("the database went away mid-transaction")
+
+    monkeypatch.setattr(outcome, "record_in", lost_midway)
+    body = {"outcome": "不满意", "comment": "电梯还是坏的", "by": "8002"}
+    with pytest.raises(RuntimeError, match="went away"):
+        await outcome.record_outcome(store, env.tickets, None, task.id, body)
+    assert (await env.tickets.get(view["id"]))["status"] == S.REPLIED.value
+    assert (await store.task(task.id)).status is TaskStatus.REACHED
+    monkeypatch.setattr(outcome, "record_in", real)
+    done = await outcome.record_outcome(store, env.tickets, None, task.id, body)
+    assert done["status"] == TaskStatus.DONE.value and done["outcome"] == "不满意"
+    assert (await env.tickets.get(view["id"]))["status"] == S.REDO.value
 
 
 async def test_a_task_and_its_history_come_from_one_snapshot(env: Env) -> None:

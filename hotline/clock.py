@@ -1,0 +1,13 @@
+"""One clock: what "now" is for every store and service. Each takes a `Clock` (tests pass one they move); the
+default is `utc_now`. Days and working days are the calendar's (hotline/workdays.py), in the hotline's zone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -60,6 +60,7 @@ N = Need
 RULES: dict[tuple[str, str], Need] = {
     ("GET", "/"): N.OPEN,  # the wallboard page: it logs in before it reads anything
     ("GET", "/seat"): N.OPEN,
+    ("GET", "/static/seat/{name}"): N.OPEN,  # the seat page's ES modules: code, no citizen's data
     ("GET", "/qa"): N.OPEN,
     ("GET", "/unit"): N.OPEN,  # the handling unit's page: it logs in before it reads anything
     ("GET", "/health"): N.OPEN,

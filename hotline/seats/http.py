@@ -1,6 +1,7 @@
 """HTTP for seats (坐席): the seat page, seat actions, pause reasons, and one seat's websocket.
 
 GET  /seat                                   the seat page (static/seat.html)
+GET  /static/seat/{name}                     its ES modules (static/seat/*.js, no build step), public, no-cache
 GET  /api/seats                              every seat's state
 POST /api/seats/{seat}/login|logout|pause|resume|hangup
 GET  /api/seats/{seat}/auto-answer          {"seat": "8001", "auto_answer": "off" | "call-info" | "alert-info"}
@@ -19,8 +20,8 @@ require a token yet; one that is sent must be valid and the seat's own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from ami_bridge.seat_control import SeatControl, SeatInputError, check_seat
 from ami_bridge.snapshots import SeatSnapshot
 from hotline.topics import TOPIC_MISS, TOPIC_POP, as_json
 
+from .. import tasks
 from ..api import ApiError, close_websockets_on_shutdown, dumps, json_body, track_websocket
 from ..bus import Bus, BusError
 from ..live import LiveState
@@ -47,11 +49,24 @@ SEAT_LIVE: web.AppKey[LiveState] = web.AppKey("seat_live", LiveState)
 SEAT_FEED: web.AppKey[SeatFeed] = web.AppKey("seat_feed", SeatFeed)
 SEAT_POPS: web.AppKey[CurrentPops] = web.AppKey("seat_pops", object)  # type: ignore[arg-type]
 PAGE = Path(__file__).resolve().parent.parent / "static" / "seat.html"
+ASSETS = PAGE.parent / "seat"  # the page's ES modules, loaded by seat.html (<script type="module">)
+ASSET_NAME = re.compile(r"[a-z][a-z0-9_-]*\.js")  # a plain file name: no path, no dots but the suffix
 ACTIONS = ("login", "logout", "pause", "resume", "hangup")
 
 
 async def seat_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(PAGE)
+
+
+async def seat_asset(request: web.Request) -> web.FileResponse:
+    """One of the seat page's ES modules, by its plain name in static/seat/ (anything else 404). `no-cache`: the
+    browser asks again (ETag, Last-Modified) at every load, so a deploy is picked up at once."""
+    name = request.match_info["name"]
+    path = ASSETS / name
+    if not ASSET_NAME.fullmatch(name) or not path.is_file():
+        raise ApiError(404, "not-found", f"no seat page module {name[:64]!r}")
+    headers = {"Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache"}
+    return web.FileResponse(path, headers=headers)
 
 
 async def list_seats(request: web.Request) -> web.Response:
@@ -156,9 +171,7 @@ async def seat_ws(request: web.Request) -> web.WebSocketResponse:
                 log.info("seat %s: login token expired; closing the page's websocket", seat)
                 await ws.close(code=4401, message=b"token expired")
             finally:
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
+                await tasks.stop([pump])
     finally:
         await ws.close()
         log.info("seat %s: page disconnected", seat)
@@ -231,6 +244,7 @@ def add_routes(
     close_websockets_on_shutdown(app)
     seat_auth.add_routes(app, auth)
     app.router.add_get("/seat", seat_page)
+    app.router.add_get("/static/seat/{name}", seat_asset)
     app.router.add_get("/api/seats", list_seats)
     app.router.add_get("/api/seats/{seat}/auto-answer", get_auto_answer)
     app.router.add_put("/api/seats/{seat}/auto-answer", put_auto_answer)

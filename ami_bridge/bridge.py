@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from .topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallChange
 E = TypeVar("E")
 log = logging.getLogger(__name__)
 UNFINISHED_LOOKBACK = timedelta(days=7)  # how far back the first resync looks for calls left unfinished
+FAULT_EXIT_CODE = 137  # what a shell reports for a SIGKILLed process
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Bridge:
         rule: RingRule | None = None,
         miss_reset: str = "answered_or_resumed",
         control: SeatControl | None = None,
+        exit_after: tuple[str, int] | None = None,
     ) -> None:
         self.client, self.bus, self.store, self.queue = client, bus, store, queue
         self.calls = CallBook()
@@ -73,6 +76,9 @@ class Bridge:
         self._told: dict[str, tuple[str, str | None]] = {}  # call id → (state, seat) last logged at INFO
         self._dirty_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Fault injection (tests only, HOTLINE_FAULT_EXIT_AFTER): the process exits hard, as a SIGKILL would end
+        # it, right after the Nth event of this type was applied and published, before the write-behind saves it.
+        self._exit_after, self._exit_count = exit_after, 0
         # The features' handlers by event type, called in order before the models (cheap, non-blocking: e.g.
         # hotline/threeway puts the event on its own queue). See `subscribe`.
         self._subscribers: dict[type, list[Callable[[Any], None]]] = {}
@@ -135,10 +141,14 @@ class Bridge:
         channels = await self.client.action_list("CoreShowChannels")
         queue = await self.client.action_list("QueueStatus", {"Queue": self.queue})
         now = datetime.now(UTC)
-        view = rebuild(channels, queue, now)
-        if self.stats.resyncs == 0 and self.store is not None:
-            await self._close_unfinished({c.call_id for c in view.calls}, now)
-        for call in self.calls.resync(view.calls, now):
+        view = rebuild(channels, queue, now, self.queue)
+        stored: dict[str, CallSnapshot] = {}
+        if self.store is not None:
+            if self.stats.resyncs == 0:
+                await self._close_unfinished({c.call_id for c in view.calls}, now)
+            unknown = [c.call_id for c in view.calls if self.calls.get(c.call_id) is None]
+            stored = await self._stored(unknown)
+        for call in self.calls.resync(view.calls, now, stored):
             await self._publish_call(call)
         for seat in self.seats.resync(view.members, view.busy, now):
             await self._publish_seat(seat)
@@ -152,6 +162,17 @@ class Bridge:
             len(view.calls),
             len(view.members),
         )
+
+    async def _stored(self, call_ids: list[str]) -> dict[str, CallSnapshot]:
+        """The record of calls this process does not know (it was restarted): merged, not overwritten. A
+        database that does not answer leaves the rebuilt view as it is (estimates named as such)."""
+        assert self.store is not None
+        try:
+            return await self.store.calls(call_ids)
+        except Exception as exc:  # the resync must not wait for the database
+            log.error("bridge: cannot read the record of %d live calls (%s): their times stay estimates",
+                      len(call_ids), exc)  # fmt: skip
+            return {}
 
     async def _close_unfinished(self, live: set[str], now: datetime) -> None:
         """Calls the database holds as live that ended while no bridge ran (a restart of the bridge mid-call):
@@ -211,9 +232,23 @@ class Bridge:
             await self._publish_seat(seat)
         if isinstance(event, ev.SeatMissed):
             await self._on_missed(event, seat_before)
+        self._applied(event, frame)
+
+    def _applied(self, event: ev.Event, frame: Frame) -> None:
+        """After an event was applied and published: the lag figure; the fault-injection switch."""
         if frame.timestamp is not None:
             lag = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000
             self.stats.lag_ms = [*self.stats.lag_ms[-999:], lag]
+        if self._exit_after is not None and type(event).__name__ == self._exit_after[0]:
+            self._fault_exit()
+
+    def _fault_exit(self) -> None:
+        assert self._exit_after is not None
+        self._exit_count += 1
+        if self._exit_count == self._exit_after[1]:
+            log.critical("fault injection: exiting hard after %s #%d (HOTLINE_FAULT_EXIT_AFTER)", *self._exit_after)
+            logging.shutdown()
+            os._exit(FAULT_EXIT_CODE)
 
     async def _publish_call(self, call: CallSnapshot, received: float | None = None) -> None:
         """On the bus: the snapshot, plus "received" (epoch seconds) when an AMI event caused it."""

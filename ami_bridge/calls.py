@@ -8,6 +8,7 @@ the two calls merge and the older id stays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -227,8 +228,11 @@ class CallBook:
                 del self._by_linkedid[key]
 
     # ------------------------------------------------------------------ resync
-    def resync(self, snapshot: list[CallSnapshot], now: datetime) -> list[CallSnapshot]:
-        """Replace the live view with what Asterisk reports (see sync.py); return changed calls.
+    def resync(
+        self, snapshot: list[CallSnapshot], now: datetime, stored: Mapping[str, CallSnapshot] | None = None
+    ) -> list[CallSnapshot]:
+        """Replace the live view with what Asterisk reports (see sync.py); return changed calls. Each call is
+        merged with what was known of it: this process's view, else `stored` (the record kept before a restart).
 
         Calls known here but gone from Asterisk ended while the link was down: they end now,
         with outcome UNKNOWN unless what we saw already decides it.
@@ -243,8 +247,9 @@ class CallBook:
                 changed.append(call.freeze())
         for snap in snapshot:
             known = self._calls.get(snap.call_id)
-            if known is not None:
-                snap = _keep_history(known.snap, snap)
+            before = known.snap if known is not None else (stored or {}).get(snap.call_id)
+            if before is not None:
+                snap = _keep_history(before, snap)
             call = _Call(
                 snap,
                 {leg.uniqueid: leg for leg in snap.legs},
@@ -259,16 +264,48 @@ class CallBook:
 
 
 def _keep_history(old: CallSnapshot, new: CallSnapshot) -> CallSnapshot:
-    """Timestamps measured live beat the coarse ones rebuilt from a status listing."""
+    """Merge what was known of a call (measured live, in this process or before a restart: the store's record)
+    with what Asterisk says now (rebuilt at a resync). Asterisk wins on liveness, state and who is on the call;
+    a measured time wins over an estimate (the record's first, then the dialplan's stamps); an estimate stays
+    only where nothing better is known, and stays named in `estimated`."""
+    times: dict[str, datetime | None] = {}
+    estimated: set[str] = set()
+    for name in ("started_at", "queued_at", "ring_started_at", "answered_at"):
+        choices = [(old, name not in old.estimated), (new, name not in new.estimated)]
+        if name == "ring_started_at" and old.seat != new.seat:
+            choices = choices[1:]  # another seat rings now: its ring is the one that counts
+        value, measured = next(((getattr(s, name), m) for s, m in choices if getattr(s, name) and m), (None, False))
+        if value is None:  # only estimates (or nothing)
+            value = next((getattr(s, name) for s, _ in choices if getattr(s, name)), None)
+        times[name] = value
+        if value is not None and not measured:
+            estimated.add(name)
+    legs = {leg.uniqueid: leg for leg in new.legs}
+    for leg in old.legs:
+        if (now := legs.get(leg.uniqueid)) is not None:  # the live leg's measured start and answer
+            legs[leg.uniqueid] = replace(now, started_at=leg.started_at, answered_at=leg.answered_at or now.answered_at)
     return replace(
         new,
-        started_at=old.started_at,
-        queued_at=old.queued_at or new.queued_at,
-        ring_started_at=old.ring_started_at if new.state is S.RINGING and old.seat == new.seat else new.ring_started_at,
-        answered_at=old.answered_at or new.answered_at,
-        ring_ms=old.ring_ms,
-        wait_ms=old.wait_ms,
+        **times,  # type: ignore[arg-type]
+        dialed=old.dialed or new.dialed,
+        queue=old.queue or new.queue,
+        ring_ms=_first(old.ring_ms, new.ring_ms, _measured_ms(times, estimated, "ring_started_at")),
+        wait_ms=_first(old.wait_ms, new.wait_ms, _measured_ms(times, estimated, "queued_at")),
         misses=max(old.misses, new.misses),  # Asterisk's listings do not tell: a miss seen live stays counted
         caller_name=new.caller_name or old.caller_name,
         ivr=new.ivr or old.ivr,
+        legs=tuple(legs.values()),
+        estimated=tuple(sorted(estimated)),
     )
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _measured_ms(times: Mapping[str, datetime | None], estimated: set[str], since: str) -> int | None:
+    """Milliseconds from `since` to the answer, when both were measured (ring or wait of a merged call)."""
+    start, answered = times[since], times["answered_at"]
+    if since in estimated or "answered_at" in estimated or start is None or answered is None:
+        return None
+    return _ms(start, answered)

@@ -32,6 +32,10 @@ class Channel:
     role_var: str | None  # HOTLINE_ROLE
     ivr_var: str | None = None  # HOTLINE_IVR: the IVR choices made so far, "/"-separated (set by the IVR)
     unit_var: str | None = None  # HOTLINE_UNIT: the three-way attempt a handling unit's channel was dialled for
+    # the dialplan's time stamps (Unix time with ms, as text: read only at a resync, sync.py):
+    queued_var: str | None = None  # HOTLINE_QUEUED, the citizen's: it entered the queue
+    rang_var: str | None = None  # HOTLINE_RANG, a seat's: its phone began to ring
+    answered_var: str | None = None  # HOTLINE_ANSWERED, the answering seat's: it answered
 
     @property
     def endpoint(self) -> str:
@@ -270,6 +274,9 @@ def channel(frame: Frame, prefix: str = "") -> Channel:
         role_var=variables.get("HOTLINE_ROLE") or None,
         ivr_var=variables.get("HOTLINE_IVR") or None,
         unit_var=variables.get("HOTLINE_UNIT") or None,
+        queued_var=variables.get("HOTLINE_QUEUED") or None,
+        rang_var=variables.get("HOTLINE_RANG") or None,
+        answered_var=variables.get("HOTLINE_ANSWERED") or None,
     )
 
 

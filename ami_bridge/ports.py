@@ -8,7 +8,7 @@ pyproject.toml).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -38,6 +38,10 @@ class SnapshotSink(Protocol):
 
     async def seats(self) -> list[SeatSnapshot]:
         """Every seat as last saved (the bridge restores misses in a row and wrap-up from it)."""
+        ...
+
+    async def calls(self, call_ids: Collection[str]) -> dict[str, CallSnapshot]:
+        """The stored record of these calls, by id: a restarted bridge merges it with what Asterisk says."""
         ...
 
     async def close_unfinished(self, live: set[str], since: datetime) -> list[CallSnapshot]:

@@ -40,6 +40,9 @@ class CallSnapshot:
     misses: int = 0  # seats that let this call ring out (or rejected it) before it was answered or lost
     legs: tuple[LegSnapshot, ...] = field(default=())
     ivr: str | None = None  # the IVR choices made (HOTLINE_IVR on the citizen's leg), "/"-separated
+    # fields that are estimates, not measurements: a call rebuilt at a resync where neither the store nor the
+    # dialplan's time stamps knew them (e.g. started_at from Asterisk's whole-second Duration); () when measured
+    estimated: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(self)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from . import events as ev
 from .constants import INBOUND_CONTEXTS, CallState, LegRole, SeatState
@@ -32,11 +32,20 @@ def _duration(text: str) -> timedelta:
     return timedelta(hours=h, minutes=m, seconds=s)
 
 
+def stamp(text: str | None) -> datetime | None:
+    """A dialplan time stamp (HOTLINE_QUEUED…: Unix time with ms) as a UTC time; None when absent or garbled."""
+    try:
+        return datetime.fromtimestamp(float(text), UTC) if text else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def _is_citizen(chan: ev.Channel) -> bool:
     return chan.role_var == "citizen" or (chan.context in INBOUND_CONTEXTS and not chan.name.startswith("Local/"))
 
 
-def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetime) -> Rebuilt:
+def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetime, queue: str | None = None) -> Rebuilt:
+    """`queue`: the queue QueueStatus was asked about (a call talking to a seat has left its entries)."""
     members = [ev.member(f) for f in queue_frames if f.name == "QueueMember"]
     seat_of_interface = {m.interface: m.seat for m in members}
     waiting = {f.get("Uniqueid"): f for f in queue_frames if f.name == "QueueEntry"}
@@ -50,7 +59,7 @@ def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetim
         citizen = next(((c, f) for c, f in group if _is_citizen(c)), None)
         if citizen is None:
             continue
-        snap = _call(citizen, group, seat_of_interface, waiting, now)
+        snap = _call(citizen, group, seat_of_interface, waiting, now, queue)
         calls.append(snap)
         if snap.seat and snap.state in (CallState.RINGING, CallState.TALKING):
             busy[snap.seat] = (
@@ -60,48 +69,91 @@ def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetim
     return Rebuilt(calls, members, busy)
 
 
+@dataclass
+class _Seat:
+    """The seat's leg of a rebuilt call: who, its channel state, its time stamps."""
+
+    seat: str | None = None
+    state: int = 0
+    rang: datetime | None = None
+    answered: datetime | None = None
+    answer_stamped: bool = False
+
+
+def _legs(
+    chan: ev.Channel, group: list[tuple[ev.Channel, Frame]], seat_of_interface: dict[str, str], now: datetime
+) -> tuple[list[LegSnapshot], _Seat]:
+    legs, seat = [], _Seat()
+    for c, f in group:
+        leg_start = now - _duration(f.get("Duration"))
+        role = LegRole.CITIZEN if c is chan else LegRole.OTHER
+        if c.endpoint in seat_of_interface:
+            role = LegRole.SEAT
+            answered = (stamp(c.answered_var) or leg_start) if c.state == 6 else None
+            seat = _Seat(
+                seat_of_interface[c.endpoint], c.state, stamp(c.rang_var), answered, c.answered_var is not None
+            )
+        elif c.name.startswith("Local/"):
+            role = LegRole.LOCAL
+        legs.append(LegSnapshot(c.uniqueid, c.name, role, leg_start, leg_start if c.state == 6 else None))
+    return legs, seat
+
+
+def _state(chan: ev.Channel, seat: _Seat, queued: bool) -> CallState:
+    if seat.seat is not None and seat.state == 6:
+        return CallState.TALKING
+    if seat.seat is not None and queued:
+        return CallState.RINGING
+    if queued:
+        return CallState.QUEUED
+    return CallState.ARRIVING if chan.context in INBOUND_CONTEXTS else CallState.AFTER_SEAT
+
+
 def _call(
     citizen: tuple[ev.Channel, Frame],
     group: list[tuple[ev.Channel, Frame]],
     seat_of_interface: dict[str, str],
     waiting: dict[str, Frame],
     now: datetime,
+    queue: str | None,
 ) -> CallSnapshot:
+    """One call as Asterisk lists it, its times from the dialplan's stamps where they exist; what only the
+    whole-second durations or the moment of the resync can give is named in `estimated`."""
     chan, frame = citizen
-    started = now - _duration(frame.get("Duration"))
-    legs, seat, seat_state, answered = [], None, 0, None
-    for c, f in group:
-        leg_start = now - _duration(f.get("Duration"))
-        role = LegRole.CITIZEN if c is chan else LegRole.OTHER
-        if c.endpoint in seat_of_interface:
-            role, seat, seat_state = LegRole.SEAT, seat_of_interface[c.endpoint], c.state
-            answered = leg_start if c.state == 6 else None
-        elif c.name.startswith("Local/"):
-            role = LegRole.LOCAL
-        legs.append(LegSnapshot(c.uniqueid, c.name, role, leg_start, leg_start if c.state == 6 else None))
+    estimated = {"started_at"}  # Asterisk gives whole seconds; the store's record, if any, replaces it
+    legs, seat = _legs(chan, group, seat_of_interface, now)
     entry = waiting.get(chan.uniqueid)
-    queued_at = now - timedelta(seconds=int(entry.get("Wait") or 0)) if entry is not None else None
-    if seat is not None and seat_state == 6:
-        state = CallState.TALKING
-    elif seat is not None and entry is not None:
-        state = CallState.RINGING
-    elif entry is not None:
-        state, seat = CallState.QUEUED, None
-    elif chan.context in INBOUND_CONTEXTS:
-        state = CallState.ARRIVING
-    else:
-        state = CallState.AFTER_SEAT
+    queued_at = stamp(chan.queued_var)
+    if queued_at is None and entry is not None:
+        queued_at = now - timedelta(seconds=int(entry.get("Wait") or 0))
+        estimated.add("queued_at")
+    state = _state(chan, seat, entry is not None)
+    answered = seat.answered if state is CallState.TALKING else None
+    if answered is not None and not seat.answer_stamped:
+        estimated.add("answered_at")
+    ring_started = seat.rang if state in (CallState.RINGING, CallState.TALKING) else None
+    if state is CallState.RINGING and ring_started is None:
+        ring_started = now
+        estimated.add("ring_started_at")
+    measured = state is CallState.TALKING and not estimated & {"queued_at", "answered_at"}
     return CallSnapshot(
         call_id=chan.call_var or chan.linkedid or chan.uniqueid,
         state=state,
         caller_number=chan.caller_number,
         caller_name=chan.caller_name,
         dialed=None,
-        started_at=started,
-        queue=entry.get("Queue") if entry is not None else None,
+        started_at=now - _duration(frame.get("Duration")),
+        queue=entry.get("Queue") if entry is not None else (queue if queued_at is not None else None),
         queued_at=queued_at,
-        seat=seat,
-        ring_started_at=now if state is CallState.RINGING else None,
+        seat=None if state is CallState.QUEUED else seat.seat,
+        ring_started_at=ring_started,
         answered_at=answered,
+        ring_ms=_ms(ring_started, answered) if measured else None,
+        wait_ms=_ms(queued_at, answered) if measured else None,
         legs=tuple(legs),
+        estimated=tuple(sorted(estimated)),
     )
+
+
+def _ms(start: datetime | None, end: datetime | None) -> int | None:
+    return None if start is None or end is None else max(0, round((end - start).total_seconds() * 1000))

@@ -114,7 +114,7 @@ class Service:
         rule = RingRule(misses_to_pause=s.misses_to_pause, reason=s.miss_reason, ring_limit_ms=s.ring_timeout_s * 1000)
         self.bridge = Bridge(
             self.client, base.get(BRIDGE_PUBLISHER) or self.bus, self.store, queue=s.queue, wrapup_s=s.wrapup_s,
-            rule=rule, miss_reset=s.miss_reset, control=self.seats,
+            rule=rule, miss_reset=s.miss_reset, control=self.seats, exit_after=s.fault_exit,
         )  # fmt: skip
         await self.bridge.start()
         self._stack.push_async_callback(self.bridge.close)

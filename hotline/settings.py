@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ami_bridge import events as ev
+
 from .errors import Invalid
 from .workdays import parse_windows
 
@@ -91,6 +93,11 @@ class Settings(BaseSettings):
         "answered_or_resumed", description="what sets a seat's misses in a row back to 0"
     )
     miss_reason: str = Field("未接", description="the pause reason given to a seat paused for misses")
+    fault_exit_after: str = Field(
+        "",
+        description="TESTS ONLY (fault injection): 'SeatConnected:1' exits the process hard right after the "
+        "first SeatConnected event was applied, before it is saved, as a SIGKILL would; empty: off",
+    )
     timezone: str = Field("Asia/Shanghai", description="the hotline's clock: half hours and days of the statistics")
     service_level_s: int = Field(15, ge=1, description="GB/T 33358-2016: answer within this many seconds")
     service_level_target: float = Field(0.8, gt=0, le=1, description="share of offered calls to answer in time")
@@ -228,6 +235,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"menu keys are 1–9 with a choice each (got {key!r}: {label!r})")
         return value
 
+    @field_validator("fault_exit_after")
+    @classmethod
+    def _fault(cls, value: str) -> str:
+        if value and fault_point(value) is None:
+            raise ValueError(
+                f"{value!r}: give an AMI event type of ami_bridge/events.py and a count, e.g. SeatConnected:1"
+            )
+        return value
+
+    @property
+    def fault_exit(self) -> tuple[str, int] | None:
+        return fault_point(self.fault_exit_after) if self.fault_exit_after else None
+
     @field_validator("callback_windows")
     @classmethod
     def _windows(cls, value: str) -> str:
@@ -328,3 +348,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
 def default(name: str) -> Any:
     """A setting's default, for a feature's own config (its defaults are the settings', written once, here)."""
     return Settings.model_fields[name].default
+
+
+def fault_point(text: str) -> tuple[str, int] | None:
+    """'SeatConnected:2' → ("SeatConnected", 2) when that is a typed AMI event (ami_bridge/events.py), else None."""
+    name, _, count = text.partition(":")
+    is_event = isinstance(getattr(ev, name, None), type) and name[:1].isupper()
+    return (name, int(count)) if is_event and count.isdigit() and int(count) >= 1 else None

@@ -82,6 +82,8 @@ class CallRow(Base):
     ring_ms: Mapped[int | None] = mapped_column(Integer)
     wait_ms: Mapped[int | None] = mapped_column(Integer)
     misses: Mapped[int] = mapped_column(Integer, server_default="0")
+    # the times that are estimates, comma-separated (CallSnapshot.estimated); NULL: all measured
+    estimated: Mapped[str | None] = mapped_column(String(200))
 
     legs: Mapped[list[LegRow]] = relationship(
         back_populates="call", cascade="all, delete-orphan", order_by="LegRow.started_at", lazy="selectin"

@@ -11,7 +11,7 @@ write-behind saves all it has gathered in one `save(calls, seats, misses)`: one 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -125,6 +125,14 @@ class Store:
                 row.state, row.outcome = CallState.ENDED.value, CallOutcome.UNKNOWN.value
             return [_call_snapshot(row) for row in gone]
 
+    async def calls(self, call_ids: Collection[str]) -> dict[str, CallSnapshot]:
+        """The stored record of these calls, by id (what a restarted bridge merges with Asterisk's view)."""
+        if not call_ids:
+            return {}
+        async with self._session() as session:
+            rows = await session.scalars(select(CallRow).where(CallRow.call_id.in_(list(call_ids))))
+            return {row.call_id: _call_snapshot(row) for row in rows}
+
     async def get_call(self, call_id: str) -> CallSnapshot | None:
         async with self._session() as session:
             row = await session.get(CallRow, call_id)
@@ -233,6 +241,7 @@ def _call_values(call: CallSnapshot) -> dict[str, Any]:
         "ring_ms": call.ring_ms,
         "wait_ms": call.wait_ms,
         "misses": call.misses,
+        "estimated": ",".join(call.estimated) or None,
     }
 
 
@@ -281,6 +290,7 @@ def _call_snapshot(row: CallRow) -> CallSnapshot:
         ring_ms=row.ring_ms,
         wait_ms=row.wait_ms,
         misses=row.misses,
+        estimated=tuple(row.estimated.split(",")) if row.estimated else (),
         legs=tuple(
             LegSnapshot(
                 uniqueid=leg.uniqueid, channel=leg.channel, role=LegRole(leg.role), started_at=leg.started_at,

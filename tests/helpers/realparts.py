@@ -38,6 +38,11 @@ if PHONE_OFFSET:
 
 
 def test_settings(state_dir: Path, **overrides: object) -> Settings:
+    return load_settings(test_env(state_dir), **overrides)
+
+
+def test_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of the test settings (for a `hotline` process of a test); `extra` adds HOTLINE_<NAME>s."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     overlay = phones.render_overlay(state_dir / "overlay", PHONE_OFFSET) if PHONE_OFFSET else phones.OVERLAY
     env.update(
@@ -63,7 +68,8 @@ def test_settings(state_dir: Path, **overrides: object) -> Settings:
     )
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    return load_settings(env, **overrides)
+    env.update({f"HOTLINE_{name.upper()}": value for name, value in extra.items()})
+    return env
 
 
 def start_asterisk(settings: Settings) -> Instance:

@@ -1,0 +1,146 @@
+"""Nothing lost in a crash (issue 25): the service killed hard in the middle of a call, then started again, keeps
+the record the fault-free run would have made.
+
+The service runs as its own process (`hotline run --no-asterisk`) with the test-only switch
+HOTLINE_FAULT_EXIT_AFTER, which makes it exit at once (as a SIGKILL would) right after the Nth AMI event of a type
+was applied, before the write-behind saved it. A second AMI connection records every event of the call; the same
+pure call machine fed with them is the fault-free record (the reference), so the two can be compared field by
+field. Tolerance, stated once: times the restarted service takes from the dialplan's stamps (HOTLINE_QUEUED,
+HOTLINE_RANG, HOTLINE_ANSWERED: ms) rather than from the AMI events' Timestamps may differ by STAMP_MS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ami_bridge import events as ev
+from ami_bridge.bridge import FAULT_EXIT_CODE
+from ami_bridge.calls import CallBook
+from ami_bridge.client import AmiClient
+from ami_bridge.constants import CallOutcome, CallState
+from ami_bridge.protocol import Frame
+from ami_bridge.seat_control import SeatControl
+from ami_bridge.snapshots import CallSnapshot
+from hotline.db.store import Store
+from hotline.service import Service
+from hotline.settings import Settings
+from tests.helpers import realparts
+
+pytestmark = pytest.mark.asterisk
+
+STAMP_MS = 50  # dialplan stamp vs the AMI event's Timestamp of the same moment
+SEAT = "8006"
+
+
+async def record_frames(ami: AmiClient, into: list[Frame], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.2):
+                item = await ami.stream.get()
+                if isinstance(item, Frame):
+                    into.append(item)
+
+
+def reference(frames: list[Frame], caller: str) -> CallSnapshot:
+    """The fault-free record: the events of the call through the same call machine the bridge runs."""
+    book = CallBook()
+    for frame in frames:
+        event = ev.decode(frame)
+        if event is not None:
+            book.apply(event)
+    calls = [c for c in book._calls.values() if c.snap.caller_number == caller]
+    assert len(calls) == 1, [c.snap for c in calls]
+    return calls[0].snap
+
+
+async def start_process(env: dict[str, str], url: str) -> asyncio.subprocess.Process:
+    exe = str(Path(sys.executable).with_name("hotline"))
+    proc = await asyncio.create_subprocess_exec(
+        exe, "run", "--no-asterisk", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{url}/health") as resp:
+                    if resp.status == 200:
+                        return proc
+            await asyncio.sleep(0.1)
+    proc.kill()
+    out = (await proc.communicate())[0].decode(errors="replace")
+    raise AssertionError(f"the service did not come up:\n{out[-3000:]}")
+
+
+async def test_killed_right_after_the_answer_the_call_is_recorded_as_without_the_kill(
+    asterisk: Any, settings: Settings, ami: AmiClient, tmp_path: Path
+) -> None:
+    db = tmp_path / "hotline.db"
+    port = settings.http_port + 1
+    env = realparts.test_env(
+        settings.state_dir, ivr="false", survey="false", http_port=str(port), fault_exit_after="SeatConnected:1"
+    )
+    env["DATABASE_URL"] = f"sqlite:///{db}"
+    control = SeatControl(ami, settings.queue, settings.pause_reasons)
+    frames: list[Frame] = []
+    stop = asyncio.Event()
+    recorder = asyncio.create_task(record_frames(ami, frames, stop))
+    proc = await start_process(env, f"http://127.0.0.1:{port}")
+    await control.login(SEAT)
+    seat = await realparts.seat_phone(SEAT, 1500, tmp_path)
+    caller = "13900139251"
+    citizen = await realparts.citizen_call(caller, 9000, tmp_path)
+    try:
+        assert await asyncio.wait_for(proc.wait(), 20) == FAULT_EXIT_CODE  # killed at the answer
+        local = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{db}", "http_port": port,
+                                            "ivr": False, "survey": False})  # fmt: skip
+        async with Service(local) as svc:
+            await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
+            live = [c for c in svc.bridge.calls.active() if c.caller_number == caller]
+            assert live and live[0].state is CallState.TALKING and live[0].seat == SEAT, live
+            assert await citizen.wait(30) == 0
+            ended = await _stored_ended(svc.store, live[0].call_id)
+        stop.set()
+        await recorder
+        want = reference(frames, caller)
+        assert want.state is CallState.ENDED and want.outcome is CallOutcome.ANSWERED, want
+        _same_record(ended, want)
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            proc.kill()
+        await realparts.hang_up_all(ami)
+        await control.logout(SEAT)
+        await seat.stop()
+        await citizen.stop()
+
+
+async def _stored_ended(store: Store, call_id: str) -> CallSnapshot:
+    for _ in range(100):
+        call = await store.get_call(call_id)
+        if call is not None and call.state is CallState.ENDED:
+            return call
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"call {call_id} was not stored as ended: {await store.get_call(call_id)}")
+
+
+def _same_record(got: CallSnapshot, want: CallSnapshot) -> None:
+    """Field by field; the times with STAMP_MS where the record may come from the dialplan's stamps, started_at
+    within a second where it is marked estimated (Asterisk gives only seconds)."""
+    exact = ("call_id", "state", "outcome", "caller_number", "queue", "seat", "misses")
+    assert {f: getattr(got, f) for f in exact} == {f: getattr(want, f) for f in exact}
+    for name in ("queued_at", "ring_started_at", "answered_at", "ended_at"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert a is not None and b is not None and abs(a - b) <= timedelta(milliseconds=STAMP_MS), (name, a, b)
+    for name in ("ring_ms", "wait_ms"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert a is not None and b is not None and abs(a - b) <= STAMP_MS, (name, a, b)
+    started_tolerance = timedelta(seconds=1) if "started_at" in got.estimated else timedelta(0)
+    assert abs(got.started_at - want.started_at) <= started_tolerance, (got.started_at, want.started_at)
+    assert set(got.estimated) <= {"started_at"}, got.estimated

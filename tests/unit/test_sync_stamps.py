@@ -1,0 +1,90 @@
+"""A call rebuilt at a resync (ami_bridge/sync.py) takes its times from the dialplan's stamps on the channels
+(HOTLINE_QUEUED, HOTLINE_RANG, HOTLINE_ANSWERED), names what it could only estimate, and a restarted bridge merges
+it with the stored record (ami_bridge/calls.py): the record's measurements win, Asterisk says who is on the call."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from ami_bridge.calls import CallBook
+from ami_bridge.constants import CallState, LegRole
+from ami_bridge.protocol import Frame, FrameKind
+from ami_bridge.snapshots import CallSnapshot, LegSnapshot
+from ami_bridge.sync import rebuild, stamp
+
+NOW = datetime(2026, 12, 7, 2, 0, 30, tzinfo=UTC)
+QUEUED, RANG, ANSWERED = NOW - timedelta(seconds=20.25), NOW - timedelta(seconds=12.5), NOW - timedelta(seconds=9.125)
+
+
+def epoch(at: datetime) -> str:
+    return f"{at.timestamp():.3f}"
+
+
+def show(uid: str, name: str, state: int, duration: str, context: str, **variables: str) -> Frame:
+    fields = [("Event", "CoreShowChannel"), ("Uniqueid", uid), ("Linkedid", "1.1"), ("Channel", name),
+              ("ChannelState", str(state)), ("CallerIDNum", "13800138000"), ("Context", context),
+              ("Exten", "s"), ("Duration", duration)]  # fmt: skip
+    fields += [("ChanVariable", f"{k}={v}") for k, v in variables.items()]
+    return Frame(FrameKind.EVENT, tuple(fields))
+
+
+MEMBER = Frame(
+    FrameKind.EVENT,
+    (("Event", "QueueMember"), ("Queue", "hotline"), ("Name", "8001"), ("Location", "PJSIP/8001"), ("InCall", "1")),
+)
+
+
+def talking(stamped: bool) -> list[Frame]:
+    citizen = {"HOTLINE_CALL": "1.1", "HOTLINE_ROLE": "citizen"}
+    seat = {"HOTLINE_CALL": "1.1"}
+    if stamped:
+        citizen["HOTLINE_QUEUED"] = epoch(QUEUED)
+        seat |= {"HOTLINE_RANG": epoch(RANG), "HOTLINE_ANSWERED": epoch(ANSWERED)}
+    return [show("1.1", "PJSIP/carrier-in-00000001", 6, "00:00:25", "queue", **citizen),
+            show("1.2", "PJSIP/8001-00000002", 6, "00:00:12", "from-queue", **seat)]  # fmt: skip
+
+
+def test_a_talking_call_takes_its_times_from_the_stamps() -> None:
+    (call,) = rebuild(talking(stamped=True), [MEMBER], NOW, "hotline").calls
+    assert (call.state, call.seat, call.queue) == (CallState.TALKING, "8001", "hotline")
+    assert (call.queued_at, call.ring_started_at, call.answered_at) == (QUEUED, RANG, ANSWERED)
+    assert (call.wait_ms, call.ring_ms) == (11125, 3375)
+    assert call.estimated == ("started_at",)  # Asterisk's Duration: whole seconds
+
+
+def test_without_stamps_the_estimates_are_named_and_no_kpi_is_made_up() -> None:
+    (call,) = rebuild(talking(stamped=False), [MEMBER], NOW, "hotline").calls
+    assert call.state is CallState.TALKING and call.answered_at == NOW - timedelta(seconds=12)  # the leg's age
+    assert call.estimated == ("answered_at", "started_at")
+    assert call.queued_at is None and call.wait_ms is None and call.ring_ms is None
+
+
+def test_a_garbled_stamp_is_no_time() -> None:
+    assert stamp("1796608830.125") == datetime(2026, 12, 7, 2, 0, 30, 125000, tzinfo=UTC)
+    assert stamp("") is None and stamp(None) is None and stamp("soon") is None and stamp("1e300") is None
+
+
+def test_the_stored_record_wins_over_the_rebuild_and_clears_its_estimates() -> None:
+    (rebuilt,) = rebuild(talking(stamped=False), [MEMBER], NOW, "hotline").calls
+    started = NOW - timedelta(seconds=25.4)
+    stored = CallSnapshot(
+        "1.1", CallState.RINGING, "13800138000", None, "12345", started, queue="hotline", queued_at=QUEUED, seat="8001",
+        ring_started_at=RANG, legs=(LegSnapshot("1.1", "PJSIP/carrier-in-00000001", LegRole.CITIZEN, started),),
+    )  # fmt: skip
+    (merged,) = CallBook().resync([rebuilt], NOW, {"1.1": stored})
+    assert (merged.state, merged.seat) == (CallState.TALKING, "8001")  # Asterisk: the seat answered meanwhile
+    assert (merged.started_at, merged.queued_at, merged.ring_started_at) == (started, QUEUED, RANG)
+    assert merged.dialed == "12345" and merged.legs[0].started_at == started  # the record's measured leg
+    assert merged.estimated == ("answered_at",)  # the answer happened while no bridge ran: still an estimate
+    assert merged.ring_ms is None and merged.wait_ms is None  # not made from an estimate
+
+
+def test_stamps_fill_what_the_record_had_not_seen_yet() -> None:
+    (rebuilt,) = rebuild(talking(stamped=True), [MEMBER], NOW, "hotline").calls
+    started = NOW - timedelta(seconds=25.4)
+    stored = replace(rebuilt, state=CallState.QUEUED, seat=None, started_at=started, ring_started_at=None,
+                     answered_at=None, ring_ms=None, wait_ms=None, estimated=())  # fmt: skip
+    (merged,) = CallBook().resync([rebuilt], NOW, {"1.1": stored})
+    assert (merged.started_at, merged.answered_at, merged.ring_ms, merged.wait_ms) == (started, ANSWERED, 3375, 11125)
+    assert merged.estimated == ()

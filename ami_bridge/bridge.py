@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from . import events as ev
-from .calls import CallBook, IllegalTransition
-from .client import AmiClient, AmiDisconnected, AmiError, LinkDown, LinkUp
-from .constants import SeatState
+from .calls import CallBook, IllegalTransition, finish
+from .client import AmiActionError, AmiClient, AmiDisconnected, AmiError, LinkDown, LinkUp
+from .constants import CallState, SeatState
 from .ports import Publisher, SnapshotSink
 from .protocol import Frame
 from .ring_rule import PauseSeat, RingRule
 from .seat_control import SeatControl
 from .seats import IllegalSeatTransition, SeatBook
 from .snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
-from .sync import rebuild
+from .sync import ENDED_FAMILY, EndStamp, end_stamps, rebuild
 from .topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallChange, LinkChange, MissChange
 
 E = TypeVar("E")
@@ -79,6 +79,7 @@ class Bridge:
         # Fault injection (tests only, HOTLINE_FAULT_EXIT_AFTER): the process exits hard, as a SIGKILL would end
         # it, right after the Nth event of this type was applied and published, before the write-behind saves it.
         self._exit_after, self._exit_count = exit_after, 0
+        self._forgetting: set[asyncio.Task[None]] = set()  # DBDel of call ends the record has (see _forget_ends)
         # The features' handlers by event type, called in order before the models (cheap, non-blocking: e.g.
         # hotline/threeway puts the event on its own queue). See `subscribe`.
         self._subscribers: dict[type, list[Callable[[Any], None]]] = {}
@@ -93,10 +94,11 @@ class Bridge:
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
+        owned = [*self._tasks, *self._forgetting]  # a DBDel cut short: the next start's resync clears that key
+        for task in owned:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+        for task in owned:
+            with contextlib.suppress(asyncio.CancelledError, AmiError):
                 await task
         await self._flush()
 
@@ -142,14 +144,17 @@ class Bridge:
         queue = await self.client.action_list("QueueStatus", {"Queue": self.queue})
         now = datetime.now(UTC)
         view = rebuild(channels, queue, now, self.queue)
+        live = {c.call_id for c in view.calls}
+        ended = await self._end_stamps()
         stored: dict[str, CallSnapshot] = {}
         if self.store is not None:
             if self.stats.resyncs == 0:
-                await self._close_unfinished({c.call_id for c in view.calls}, now)
+                await self._finish_unfinished(live, ended, now)
             unknown = [c.call_id for c in view.calls if self.calls.get(c.call_id) is None]
             stored = await self._stored(unknown)
-        for call in self.calls.resync(view.calls, now, stored):
+        for call in self.calls.resync(view.calls, now, stored, ended):
             await self._publish_call(call)
+        self._forget_ends([key for key, end in ended.items() if key not in live])
         for seat in self.seats.resync(view.members, view.busy, now):
             await self._publish_seat(seat)
         self.stats.resyncs += 1
@@ -174,14 +179,43 @@ class Bridge:
                       len(call_ids), exc)  # fmt: skip
             return {}
 
-    async def _close_unfinished(self, live: set[str], now: datetime) -> None:
+    async def _end_stamps(self) -> dict[str, EndStamp]:
+        """Every call end the dialplan kept in Asterisk's database and the bridge has not cleared yet."""
+        try:
+            return end_stamps(await self.client.action_list("DBGetTree", {"Family": ENDED_FAMILY}))
+        except AmiActionError:  # none kept
+            return {}
+
+    def _forget_ends(self, call_ids: list[str]) -> None:
+        """Clear these calls' ends from Asterisk's database, in the background (the record has them now). With
+        the link down they stay: the next resync reads them, then clears them."""
+        if not call_ids or not self.client or not self.client.connected.is_set():
+            return
+        for call_id in call_ids:
+            task = asyncio.create_task(self._forget_end(call_id), name=f"forget-end {call_id}")
+            self._forgetting.add(task)
+            task.add_done_callback(self._forgetting.discard)
+
+    async def _forget_end(self, call_id: str) -> None:
+        with contextlib.suppress(AmiError):  # gone already, or the link is down: the next resync clears it
+            await self.client.action("DBDel", {"Family": ENDED_FAMILY, "Key": call_id})
+
+    async def _finish_unfinished(self, live: set[str], ended: dict[str, EndStamp], now: datetime) -> None:
         """Calls the database holds as live that ended while no bridge ran (a restart of the bridge mid-call):
-        ended, outcome unknown, so that no count waits on them for ever."""
+        ended as their hangup handler recorded it, or, without that record, at an unknown time (estimated) and
+        answered only if the answer was seen, so that no count waits on them for ever."""
         assert self.store is not None
-        for call in await self.store.close_unfinished(live, now - UNFINISHED_LOOKBACK):
-            log.warning("call %s: ended while the bridge was down (last seen %s): outcome unknown",
-                        call.call_id, call.seat or "in the queue")  # fmt: skip
-            await self._publish_call(call)
+        try:
+            unfinished = await self.store.unfinished(live, now - UNFINISHED_LOOKBACK)
+        except Exception as exc:  # the database is away: they are finished at the next start
+            log.error("bridge: cannot read the calls left unfinished (%s)", exc)
+            return
+        for call in unfinished:
+            done = finish(call, ended.get(call.call_id), None)
+            log.warning("call %s: ended while the bridge was down (%s): %s", call.call_id,
+                        "its end kept by Asterisk" if call.call_id in ended else "end unknown",
+                        done.outcome.value if done.outcome else "?")  # fmt: skip
+            await self._publish_call(done)
 
     async def _resync_soon(self) -> None:
         if self.client.connected.is_set():
@@ -232,10 +266,12 @@ class Bridge:
             await self._publish_seat(seat)
         if isinstance(event, ev.SeatMissed):
             await self._on_missed(event, seat_before)
-        self._applied(event, frame)
+        self._applied(event, frame, calls)
 
-    def _applied(self, event: ev.Event, frame: Frame) -> None:
-        """After an event was applied and published: the lag figure; the fault-injection switch."""
+    def _applied(self, event: ev.Event, frame: Frame, calls: list[CallSnapshot]) -> None:
+        """After an event was applied and published: a call's end the dialplan kept is cleared (this process
+        saw the end); the lag figure; the fault-injection switch."""
+        self._forget_ends([c.call_id for c in calls if c.state is CallState.ENDED])
         if frame.timestamp is not None:
             lag = (datetime.now(UTC) - frame.timestamp).total_seconds() * 1000
             self.stats.lag_ms = [*self.stats.lag_ms[-999:], lag]

@@ -15,6 +15,7 @@ from datetime import datetime
 from . import events as ev
 from .constants import INBOUND_CONTEXTS, CallOutcome, CallState, LegRole
 from .snapshots import CallSnapshot, LegSnapshot
+from .sync import EndStamp
 
 
 class IllegalTransition(Exception):
@@ -229,22 +230,26 @@ class CallBook:
 
     # ------------------------------------------------------------------ resync
     def resync(
-        self, snapshot: list[CallSnapshot], now: datetime, stored: Mapping[str, CallSnapshot] | None = None
+        self,
+        snapshot: list[CallSnapshot],
+        now: datetime,
+        stored: Mapping[str, CallSnapshot] | None = None,
+        ended: Mapping[str, EndStamp] | None = None,
     ) -> list[CallSnapshot]:
         """Replace the live view with what Asterisk reports (see sync.py); return changed calls. Each call is
         merged with what was known of it: this process's view, else `stored` (the record kept before a restart).
 
-        Calls known here but gone from Asterisk ended while the link was down: they end now,
-        with outcome UNKNOWN unless what we saw already decides it.
+        Calls known here but gone from Asterisk ended while the link was down: they end as their hangup handler
+        recorded it (`ended`), else now, the end marked as estimated (see `finish`).
         """
         changed: list[CallSnapshot] = []
         seen = {s.call_id for s in snapshot}
         for call in list(self._calls.values()):
             if call.snap.state is not S.ENDED and call.snap.call_id not in seen:
-                self._end(call, now)
-                if call.snap.outcome is CallOutcome.UNQUEUED:
-                    call.snap = replace(call.snap, outcome=CallOutcome.UNKNOWN)
-                changed.append(call.freeze())
+                call.snap = finish(call.freeze(), (ended or {}).get(call.snap.call_id), now)
+                self._ended.append(call.snap.call_id)
+                self._forget_old()
+                changed.append(call.snap)
         for snap in snapshot:
             known = self._calls.get(snap.call_id)
             before = known.snap if known is not None else (stored or {}).get(snap.call_id)
@@ -309,3 +314,33 @@ def _measured_ms(times: Mapping[str, datetime | None], estimated: set[str], sinc
     if since in estimated or "answered_at" in estimated or start is None or answered is None:
         return None
     return _ms(start, answered)
+
+
+def finish(call: CallSnapshot, end: EndStamp | None, fallback: datetime | None) -> CallSnapshot:
+    """A call that ended while no bridge followed it. With its hangup handler's record (`end`): ended exactly,
+    and what happened meanwhile (queued, rung, answered, by whom) from the dialplan's stamps. Without it (Asterisk
+    itself stopped, say): ended at `fallback` (None: not known), that end named as estimated, and the outcome
+    answered only if the answer was seen, else unknown (it may have been answered while nobody looked)."""
+    if end is None:
+        outcome = CallOutcome.ANSWERED if call.answered_at is not None else CallOutcome.UNKNOWN
+        estimated = tuple(sorted({*call.estimated, "ended_at"}))
+        return replace(call, state=S.ENDED, ended_at=fallback, outcome=outcome, estimated=estimated)
+    answered = call.answered_at or end.answered_at
+    queued = call.queued_at or end.queued_at
+    seat, ring_started = call.seat, call.ring_started_at
+    if call.answered_at is None and end.answered_at is not None:  # answered meanwhile: that seat's ring counts
+        seat, ring_started = end.seat or call.seat, end.rang_at or call.ring_started_at
+    measured = {name for name, value in (("queued_at", end.queued_at), ("answered_at", end.answered_at),
+                                         ("ring_started_at", end.rang_at)) if value is not None}  # fmt: skip
+    if answered is not None:
+        outcome = CallOutcome.ANSWERED
+        wait = _first(call.wait_ms, _ms(queued, answered) if queued else None)
+        ring = _first(call.ring_ms, _ms(ring_started, answered) if ring_started else None)
+    else:
+        outcome = CallOutcome.ABANDONED if queued is not None else CallOutcome.UNQUEUED
+        wait, ring = _first(call.wait_ms, _ms(queued, end.at) if queued else None), None
+    return replace(
+        call, state=S.ENDED, ended_at=end.at, outcome=outcome, seat=seat, queued_at=queued, answered_at=answered,
+        ring_started_at=ring_started, wait_ms=wait, ring_ms=ring,
+        estimated=tuple(sorted(set(call.estimated) - measured)),
+    )  # fmt: skip

@@ -44,6 +44,6 @@ class SnapshotSink(Protocol):
         """The stored record of these calls, by id: a restarted bridge merges it with what Asterisk says."""
         ...
 
-    async def close_unfinished(self, live: set[str], since: datetime) -> list[CallSnapshot]:
-        """End the calls kept as live since `since` that are not in `live`; returns them, ended."""
+    async def unfinished(self, live: Collection[str], since: datetime) -> list[CallSnapshot]:
+        """The calls kept as not ended (started since `since`) that are not in `live`."""
         ...

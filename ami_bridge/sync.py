@@ -40,6 +40,40 @@ def stamp(text: str | None) -> datetime | None:
         return None
 
 
+ENDED_FAMILY = "hotline-ended"  # Asterisk's database: <family>/<call id> = end/queued/rang/answered/seat
+
+
+@dataclass(frozen=True, slots=True)
+class EndStamp:
+    """What the citizen's hangup handler kept of a call in Asterisk's database (extensions.conf
+    [hangup-handlers]): when it ended and, as the dialplan stamped them, when it entered the queue, when the
+    answering seat's phone began to ring, when that seat answered, and which seat."""
+
+    at: datetime
+    queued_at: datetime | None = None
+    rang_at: datetime | None = None
+    answered_at: datetime | None = None
+    seat: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> EndStamp | None:
+        parts = [*text.split("/"), "", "", "", ""][:5]
+        at = stamp(parts[0])
+        if at is None:
+            return None
+        return cls(at, stamp(parts[1]), stamp(parts[2]), stamp(parts[3]), parts[4] or None)
+
+
+def end_stamps(frames: list[Frame]) -> dict[str, EndStamp]:
+    """DBGetTree of ENDED_FAMILY (Key /hotline-ended/<call id>) → call id → its end; garbled entries skipped."""
+    out = {}
+    for frame in frames:
+        call_id = frame.get("Key").rpartition("/")[2]
+        if call_id and (end := EndStamp.parse(frame.get("Val"))) is not None:
+            out[call_id] = end
+    return out
+
+
 def _is_citizen(chan: ev.Channel) -> bool:
     return chan.role_var == "citizen" or (chan.context in INBOUND_CONTEXTS and not chan.name.startswith("Local/"))
 

@@ -113,17 +113,13 @@ class Store:
         """Insert or update the call and its legs, in one transaction."""
         await self.save(calls=[call])
 
-    async def close_unfinished(self, live: set[str], since: datetime) -> list[CallSnapshot]:
+    async def unfinished(self, live: Collection[str], since: datetime) -> list[CallSnapshot]:
         """Calls stored as not ended (started after `since`) that Asterisk no longer has: they ended while no
-        bridge was running. They end now with outcome unknown, and no end time (it is not known)."""
-        async with self._session.begin() as session:
-            rows = (
-                await session.scalars(select(CallRow).where(CallRow.started_at >= since, CallRow.state != "ended"))
-            ).all()
-            gone = [row for row in rows if row.call_id not in live]
-            for row in gone:
-                row.state, row.outcome = CallState.ENDED.value, CallOutcome.UNKNOWN.value
-            return [_call_snapshot(row) for row in gone]
+        bridge was running (the bridge finishes them and saves them through the write-behind)."""
+        query = select(CallRow).where(CallRow.started_at >= since, CallRow.state != CallState.ENDED.value)
+        async with self._session() as session:
+            rows = (await session.scalars(query)).all()
+        return [_call_snapshot(row) for row in rows if row.call_id not in live]
 
     async def calls(self, call_ids: Collection[str]) -> dict[str, CallSnapshot]:
         """The stored record of these calls, by id (what a restarted bridge merges with Asterisk's view)."""

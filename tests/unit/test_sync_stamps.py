@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from ami_bridge.calls import CallBook
-from ami_bridge.constants import CallState, LegRole
+from ami_bridge.calls import CallBook, finish
+from ami_bridge.constants import CallOutcome, CallState, LegRole
 from ami_bridge.protocol import Frame, FrameKind
 from ami_bridge.snapshots import CallSnapshot, LegSnapshot
-from ami_bridge.sync import rebuild, stamp
+from ami_bridge.sync import EndStamp, rebuild, stamp
 
 NOW = datetime(2026, 12, 7, 2, 0, 30, tzinfo=UTC)
 QUEUED, RANG, ANSWERED = NOW - timedelta(seconds=20.25), NOW - timedelta(seconds=12.5), NOW - timedelta(seconds=9.125)
@@ -88,3 +88,27 @@ def test_stamps_fill_what_the_record_had_not_seen_yet() -> None:
     (merged,) = CallBook().resync([rebuilt], NOW, {"1.1": stored})
     assert (merged.started_at, merged.answered_at, merged.ring_ms, merged.wait_ms) == (started, ANSWERED, 3375, 11125)
     assert merged.estimated == ()
+
+
+def test_a_call_that_ended_unseen_takes_its_end_from_the_hangup_handler() -> None:
+    """The service was down when the call ended: Asterisk's database kept end/queued/rang/answered/seat."""
+    end = EndStamp.parse(f"{epoch(NOW)}/{epoch(QUEUED)}/{epoch(RANG)}/{epoch(ANSWERED)}/8002")
+    assert end == EndStamp(NOW, QUEUED, RANG, ANSWERED, "8002")
+    assert EndStamp.parse("garbage") is None and EndStamp.parse(f"{epoch(NOW)}////") == EndStamp(NOW)
+    queued = CallSnapshot("1.1", CallState.QUEUED, "13800138000", None, "12345", QUEUED, queue="hotline",
+                          queued_at=QUEUED)  # fmt: skip
+    done = finish(queued, end, None)  # answered by 8002 while no bridge ran
+    assert (done.state, done.outcome, done.seat, done.ended_at) == (CallState.ENDED, CallOutcome.ANSWERED, "8002", NOW)
+    assert (done.answered_at, done.ring_started_at, done.wait_ms, done.ring_ms) == (ANSWERED, RANG, 11125, 3375)
+    gave_up = finish(queued, EndStamp(NOW, QUEUED), None)
+    assert (gave_up.outcome, gave_up.wait_ms, gave_up.estimated) == (CallOutcome.ABANDONED, 20250, ())
+
+
+def test_without_its_end_the_outcome_is_only_what_was_seen() -> None:
+    """Asterisk itself stopped (no hangup handler ran): a call seen answered stays answered, one seen waiting may
+    have been answered meanwhile (unknown); the end is named as an estimate."""
+    queued = CallSnapshot("1.1", CallState.QUEUED, "13800138000", None, "12345", QUEUED, queued_at=QUEUED)
+    unknown = finish(queued, None, NOW)
+    assert (unknown.outcome, unknown.ended_at, unknown.estimated) == (CallOutcome.UNKNOWN, NOW, ("ended_at",))
+    answered = finish(replace(queued, state=CallState.TALKING, seat="8001", answered_at=ANSWERED), None, None)
+    assert (answered.outcome, answered.ended_at, answered.estimated) == (CallOutcome.ANSWERED, None, ("ended_at",))

@@ -45,10 +45,10 @@ run: asterisk
 	$(BIN)/hotline run --demo
 
 test: asterisk
-	$(BIN)/pytest -n $(TEST_JOBS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_JOBS)
 
 test-fast: venv
-	$(BIN)/pytest -n $(TEST_JOBS) --dist loadgroup -m 'not asterisk'
+	$(BIN)/pytest -n $(TEST_JOBS) -m 'not asterisk'
 
 lint: venv
 	@! git grep -n -E '^(<<<<<<<|>>>>>>>) ' -- . || { echo 'merge conflict markers left (above)'; exit 1; }

@@ -32,6 +32,15 @@ class SeatState(StrEnum):
     PAUSED = "paused"
 
 
+class CallKind(StrEnum):
+    """The kind of call a seat is on (a seat's snapshot; HOTLINE_KIND on the seat's channel for all but 来电)."""
+
+    INBOUND = "inbound"  # 来电: a citizen's call from the queue
+    CALLBACK = "callback"  # 回访: the dialer rang the seat first, then the citizen
+    OUTBOUND = "outbound"  # 外呼: the seat dialled out through the trunk
+    INTERNAL = "internal"  # 内线: another seat
+
+
 class LegRole(StrEnum):
     CITIZEN = "citizen"
     SEAT = "seat"

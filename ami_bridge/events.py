@@ -36,6 +36,7 @@ class Channel:
     queued_var: str | None = None  # HOTLINE_QUEUED, the citizen's: it entered the queue
     rang_var: str | None = None  # HOTLINE_RANG, a seat's: its phone began to ring
     answered_var: str | None = None  # HOTLINE_ANSWERED, the answering seat's: it answered
+    kind_var: str | None = None  # HOTLINE_KIND, a seat's own channel on a call not from the queue (CallKind)
 
     @property
     def endpoint(self) -> str:
@@ -277,6 +278,7 @@ def channel(frame: Frame, prefix: str = "") -> Channel:
         queued_var=variables.get("HOTLINE_QUEUED") or None,
         rang_var=variables.get("HOTLINE_RANG") or None,
         answered_var=variables.get("HOTLINE_ANSWERED") or None,
+        kind_var=variables.get("HOTLINE_KIND") or None,
     )
 
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from . import events as ev
-from .constants import SeatState
+from .constants import CallKind, SeatState
 from .snapshots import SeatSnapshot
+from .sync import Busy
 
 T = SeatState
 
@@ -30,6 +31,18 @@ class WrapUpEnded:
     seat: str
 
 
+@dataclass(frozen=True, slots=True)
+class OwnCallUp:
+    """Made by `SeatBook.apply` from a channel event: the seat's phone is up on a call not from the queue (a 回访
+    the dialer rang it for, its own call out, another seat): its channel carries HOTLINE_KIND."""
+
+    at: datetime
+    seat: str
+    leg: ev.Channel
+    kind: CallKind
+
+
+KINDS = frozenset(k.value for k in CallKind)
 # What sets a seat's count of misses in a row back to 0 (settings: miss_reset)
 MISS_RESETS = ("answered", "resumed", "answered_or_resumed")
 
@@ -48,6 +61,11 @@ CALL_FLOW: dict[tuple[SeatState, type], SeatState | str] = {
     (T.TALKING, ev.SeatCompleted): "END",
     (T.TALKING, ev.ChannelHungUp): "END",
     (T.WRAP_UP, WrapUpEnded): "READY_OR_PAUSED",
+    # a call not from the queue: the seat is busy on it whatever it was doing, and after it as after any call
+    (T.READY, OwnCallUp): T.TALKING,
+    (T.WRAP_UP, OwnCallUp): T.TALKING,
+    (T.PAUSED, OwnCallUp): T.TALKING,
+    (T.TALKING, OwnCallUp): T.TALKING,  # a second call from the same phone (a consult): the first one counts
 }
 
 
@@ -85,6 +103,9 @@ class SeatBook:
         """Apply one event; return the seats it changed. Raises IllegalSeatTransition."""
         if isinstance(event, ev.MemberAdded | ev.MemberRemoved | ev.MemberPaused | ev.MemberStatus):
             return self._membership(event)
+        if isinstance(event, ev.ChannelStateChanged):
+            own = self._own_call(event)
+            return self._call_flow(self._seats[own.seat], own) if own is not None else []
         if isinstance(event, ev.ChannelHungUp):
             seat = self._seat_of_leg(event.channel.uniqueid)
         else:
@@ -93,10 +114,20 @@ class SeatBook:
             return []
         return self._call_flow(self._seats[seat], event)
 
+    def _own_call(self, event: ev.ChannelStateChanged) -> OwnCallUp | None:
+        """A logged-in seat's phone answered a call not from the queue (its channel says which kind)."""
+        chan = event.channel
+        if chan.state != 6 or chan.kind_var not in KINDS:
+            return None
+        seat = next((n for n, s in self._seats.items() if s.snap.interface == chan.endpoint), None)
+        if seat is None or self._seats[seat].leg_uniqueid is not None:
+            return None  # not a seat's phone, or the seat is on a call already
+        return OwnCallUp(event.at, seat, chan, CallKind(chan.kind_var))
+
     def _seat_of_leg(self, uniqueid: str) -> str | None:
         return next((name for name, s in self._seats.items() if s.leg_uniqueid == uniqueid), None)
 
-    def _call_flow(self, seat: _Seat, event: ev.Event | WrapUpEnded) -> list[SeatSnapshot]:
+    def _call_flow(self, seat: _Seat, event: ev.Event | WrapUpEnded | OwnCallUp) -> list[SeatSnapshot]:
         snap = seat.snap
         nxt = CALL_FLOW.get((snap.state, type(event)))
         if nxt is None:
@@ -104,19 +135,23 @@ class SeatBook:
                 return []  # a leg ending, or a late AgentComplete, after the seat's hang-up already ended the call
             raise IllegalSeatTransition(snap.seat, snap.state, event)
         at = event.at
-        if nxt == "END":
-            nxt = T.PAUSED if snap.pause_reason else (T.WRAP_UP if self.wrapup_s > 0 else T.READY)
+        if nxt == "END":  # wrap-up (整理) after a citizen's call from the queue; a seat's own call has none
+            wrap = self.wrapup_s > 0 and snap.call_kind in (None, CallKind.INBOUND)
+            nxt = T.PAUSED if snap.pause_reason else (T.WRAP_UP if wrap else T.READY)
             seat.leg_uniqueid = None
-            snap = replace(snap, call_id=None)
+            snap = replace(snap, call_id=None, call_kind=None)
         elif nxt == "READY_OR_PAUSED":
             if isinstance(event, ev.SeatMissed):
                 snap = replace(snap, misses_in_row=snap.misses_in_row + 1)
             nxt = T.PAUSED if snap.pause_reason else T.READY
             seat.leg_uniqueid = None
-            snap = replace(snap, call_id=None)
+            snap = replace(snap, call_id=None, call_kind=None)
         elif isinstance(event, ev.SeatCalled):
             seat.leg_uniqueid = event.seat_leg.uniqueid
-            snap = replace(snap, call_id=event.channel.call_var or event.channel.linkedid)
+            snap = replace(snap, call_id=event.channel.call_var or event.channel.linkedid, call_kind=CallKind.INBOUND)
+        elif isinstance(event, OwnCallUp):
+            seat.leg_uniqueid = event.leg.uniqueid
+            snap = replace(snap, call_id=event.leg.call_var or event.leg.linkedid, call_kind=event.kind)
         elif isinstance(event, ev.SeatConnected):
             seat.leg_uniqueid = event.seat_leg.uniqueid
             if self._reset_on_answer:
@@ -161,10 +196,8 @@ class SeatBook:
                 changed += self._call_flow(seat, WrapUpEnded(now, name))
         return changed
 
-    def resync(
-        self, members: list[ev.Member], busy: dict[str, tuple[SeatState, str | None]], now: datetime
-    ) -> list[SeatSnapshot]:
-        """Rebuild from QueueStatus members; `busy` maps seat -> (ringing|talking, call id) from live channels."""
+    def resync(self, members: list[ev.Member], busy: dict[str, Busy], now: datetime) -> list[SeatSnapshot]:
+        """Rebuild from QueueStatus members; `busy`: the seats on a call, from the live channels."""
         changed: list[SeatSnapshot] = []
         present = set()
         for m in members:
@@ -172,20 +205,22 @@ class SeatBook:
                 continue
             present.add(m.seat)
             old = self._seats.get(m.seat)
-            if m.seat in busy:
-                state, call_id = busy[m.seat]
+            on = busy.get(m.seat)
+            if on is not None:
+                state, call_id, kind = on.state, on.call_id, on.kind
             else:
-                state, call_id = (T.PAUSED if m.paused else T.READY), None
+                state, call_id, kind = (T.PAUSED if m.paused else T.READY), None, None
                 if not m.paused and m.last_call is not None and now - m.last_call < timedelta(seconds=self.wrapup_s):
                     state = T.WRAP_UP  # Asterisk's own wrap-up window is still open (lost after its restart)
             since = old.snap.since if old is not None and old.snap.state is state else now
             if state is T.WRAP_UP and m.last_call is not None:
                 since = m.last_call
             misses = old.snap.misses_in_row if old is not None else 0
-            snap = SeatSnapshot(m.seat, state, m.interface, _reason(m), call_id, since, misses)
+            snap = SeatSnapshot(m.seat, state, m.interface, _reason(m), call_id, since, misses, kind)
             if old is None or old.snap != snap:
                 changed.append(snap)
-            self._seats[m.seat] = _Seat(snap, old.leg_uniqueid if old and call_id else None)
+            leg = (on.leg if on is not None else None) or (old.leg_uniqueid if old and call_id else None)
+            self._seats[m.seat] = _Seat(snap, leg)
         for name, seat in self._seats.items():
             if name not in present and seat.snap.state is not T.LOGGED_OUT:
                 seat.snap = SeatSnapshot(name, T.LOGGED_OUT, since=now)

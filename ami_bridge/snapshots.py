@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from .constants import CallOutcome, CallState, LegRole, SeatState
+from .constants import CallKind, CallOutcome, CallState, LegRole, SeatState
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ class SeatSnapshot:
     call_id: str | None = None  # the call ringing or connected at this seat
     since: datetime | None = None  # when the seat entered this state
     misses_in_row: int = 0  # misses since the count was last reset (see settings miss_reset)
+    call_kind: CallKind | None = None  # while ringing or talking: which kind of call (来电, 回访, 外呼, 内线)
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(self)

@@ -11,16 +11,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from . import events as ev
-from .constants import INBOUND_CONTEXTS, CallState, LegRole, SeatState
+from .constants import INBOUND_CONTEXTS, CallKind, CallState, LegRole, SeatState
 from .protocol import Frame
 from .snapshots import CallSnapshot, LegSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """A seat on a call, as the live channels show it."""
+
+    state: SeatState  # ringing or talking
+    call_id: str | None
+    kind: CallKind
+    leg: str | None = None  # the seat's channel (Uniqueid), when it is the seat's own call
 
 
 @dataclass(frozen=True, slots=True)
 class Rebuilt:
     calls: list[CallSnapshot]
     members: list[ev.Member]
-    busy: dict[str, tuple[SeatState, str | None]]  # seat -> (ringing|talking, call id)
+    busy: dict[str, Busy]  # seat -> the call it is on
 
 
 def _duration(text: str) -> timedelta:
@@ -88,7 +98,7 @@ def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetim
         chan = ev.channel(frame)
         groups[chan.linkedid or chan.uniqueid].append((chan, frame))
     calls: list[CallSnapshot] = []
-    busy: dict[str, tuple[SeatState, str | None]] = {}
+    busy: dict[str, Busy] = {}
     for group in groups.values():
         citizen = next(((c, f) for c, f in group if _is_citizen(c)), None)
         if citizen is None:
@@ -96,11 +106,19 @@ def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetim
         snap = _call(citizen, group, seat_of_interface, waiting, now, queue)
         calls.append(snap)
         if snap.seat and snap.state in (CallState.RINGING, CallState.TALKING):
-            busy[snap.seat] = (
-                SeatState.RINGING if snap.state is CallState.RINGING else SeatState.TALKING,
-                snap.call_id,
-            )
+            state = SeatState.RINGING if snap.state is CallState.RINGING else SeatState.TALKING
+            busy[snap.seat] = Busy(state, snap.call_id, CallKind.INBOUND)
+    for group in groups.values():  # the seats' own calls (回访, 外呼, 内线): their channel says which kind
+        for chan, _ in group:
+            seat = seat_of_interface.get(chan.endpoint)
+            if seat and seat not in busy and chan.state == 6 and chan.kind_var in KINDS:
+                busy[seat] = Busy(
+                    SeatState.TALKING, chan.call_var or chan.linkedid, CallKind(chan.kind_var), chan.uniqueid
+                )
     return Rebuilt(calls, members, busy)
+
+
+KINDS = frozenset(k.value for k in CallKind)
 
 
 @dataclass

@@ -63,6 +63,7 @@ SEATS = [str(6001 + n) for n in range(200)]  # not the test seats: nothing else 
 TICKETS, NUMBERS, FREQUENT = 1_000_000, 300_000, 3_000
 IVR_S, TALK_AFTER_S, HANG_UP_AFTER_S = 2.0, 0.5, 1.5
 UNITS = ["市住建局", "区城管局", "市交通局", "市水务局", "市生态环境局", "市市场监管局", "区人社局", "市教育局"]
+BENCH_PREFIX = "hotline-bench:"  # Redis channels of its own: never mixed with a running hotline or test
 
 # ------------------------------------------------------------------ the database: 1 M past tickets
 
@@ -345,7 +346,7 @@ async def phase(driver: Driver, pops: PopService, conn: Connection, rate: float,
 
 
 async def run_bus(name: str, rates: list[float], seconds: float, history: Any, store: Store | None) -> None:
-    bus: Bus = InProcessBus() if name == "in-process" else RedisBus(REDIS_URL)
+    bus: Bus = InProcessBus() if name == "in-process" else RedisBus(REDIS_URL, prefix=BENCH_PREFIX)
     await bus.ping()
     try:
         async with server(bus, history, store) as (url, driver, pops):
@@ -416,7 +417,6 @@ async def main() -> None:
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     # the Redis bus on channels and keys of its own: never mixed with a running hotline or test on this Redis
-    hotline.bus.CHANNEL_PREFIX = "hotline-bench:"
     hotline.pops.current.KEY_PREFIX = "hotline-bench:pop:"
     schema = f"bench_pops_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(PG_URL)

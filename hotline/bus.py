@@ -142,8 +142,12 @@ def _safe_url(url: str) -> str:
 
 
 class RedisBus:
-    def __init__(self, url: str, queue_size: int = DEFAULT_QUEUE_SIZE, outbox_size: int = 10_000) -> None:
-        self.url, self.queue_size, self.outbox_size = url, queue_size, outbox_size
+    def __init__(
+        self, url: str, queue_size: int = DEFAULT_QUEUE_SIZE, outbox_size: int = 10_000, *, prefix: str = CHANNEL_PREFIX
+    ) -> None:
+        """`prefix`: of every channel; Redis channels are shared by every client of the server (not per database
+        number), so two services on one Redis (or test runs side by side) each take their own."""
+        self.url, self.queue_size, self.outbox_size, self.prefix = url, queue_size, outbox_size, prefix
         self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=5)
         self.dropped = 0  # messages lost because Redis was away longer than the outbox holds
         self._outbox: deque[tuple[str, bytes]] = deque()
@@ -170,7 +174,7 @@ class RedisBus:
             self.dropped += 1
             if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
                 log.error("bus: Redis at %s is away; %d messages dropped so far", _safe_url(self.url), self.dropped)
-        self._outbox.append((CHANNEL_PREFIX + topic.name, data))
+        self._outbox.append((self.prefix + topic.name, data))
         self._idle.clear()
         self._wake.set()
         if self._writer is None or self._writer.done():
@@ -219,7 +223,7 @@ class _RedisSubscription(_QueueSubscription):
         super().__init__(topics, bus.queue_size)
         self._bus = bus
         # channel -> (topic, its decoder): each message is decoded once, into the topic's type
-        self._by_channel = {CHANNEL_PREFIX + t.name: (t, _decoder(t)) for t in topics}
+        self._by_channel = {bus.prefix + t.name: (t, _decoder(t)) for t in topics}
         self._pubsub = bus.redis.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
 

@@ -1,6 +1,6 @@
 """`hotline check-config`: Asterisk loads asterisk-conf/ cleanly, and the hotline's own rules hold.
 
-Asterisk's part starts a scratch instance ("check", on free ports) with the configuration and asks
+Asterisk's part starts a scratch instance ("check-<instance>", on free ports) with the configuration and asks
 it what it loaded. The project's part reads the files: ring timeout = rings x cadence, ringinuse=no,
 AMI on loopback with timestamps, country cn.
 """
@@ -208,9 +208,12 @@ def _free_port() -> int:
 
 
 def asterisk_loads(settings: Settings, install: AsteriskInstall) -> Iterator[Check]:
-    scratch = settings.model_copy(
-        update={"asterisk_instance": "check", "ami_port": _free_port(), "sip_port": _free_port(), "ami_secret": "check"}
-    )
+    scratch = settings.model_copy(  # its own instance beside the configured one (two of them may check at once)
+        update={
+            "asterisk_instance": f"check-{settings.asterisk_instance}", "ami_port": _free_port(),
+            "sip_port": _free_port(), "ami_secret": "check",
+        }
+    )  # fmt: skip
     instance = Instance(install, scratch)
     instance.stop()
     log = instance.log_dir / "messages.log"

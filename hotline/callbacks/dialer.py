@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ami_bridge import events as ev
 from ami_bridge.client import AmiClient, AmiError
-from ami_bridge.constants import CallState, SeatState
+from ami_bridge.constants import CallKind, CallState, SeatState
 from hotline.topics import TOPIC_DIALER
 from hotline.workdays import parse_windows
 
@@ -189,6 +189,7 @@ class Dialer:
             "HOTLINE_CB_DIAL": f"PJSIP/{task.number}@{self.config.trunk}",
             "HOTLINE_CB_RING_S": str(self.config.ring_s),
             "HOTLINE_CB_CLI": self.config.caller_id,
+            "HOTLINE_KIND": CallKind.CALLBACK.value,  # the seat is busy on a 回访 (ami_bridge/seats.py)
         }
         fields: dict[str, str | bool] = {
             "Channel": f"PJSIP/{seat}", "Context": CONTEXT, "Exten": "citizen", "Priority": "1",

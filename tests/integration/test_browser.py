@@ -75,6 +75,7 @@ async def test_wallboard_shows_a_seat_and_counts_a_real_answered_call(service: A
     calls = page.locator("#calls")
     await expect(calls).to_contain_text("13900139018", timeout=15 * SECOND)  # the live call, as it waits or rings
     await expect(row.locator("td").nth(1)).to_have_text("通话", timeout=15 * SECOND)
+    await expect(row.locator("td").nth(2)).to_have_text("来电")  # the kind of call: a citizen's, from the queue
     await expect(page.locator("#offered")).to_have_text("1", timeout=30 * SECOND)
     await expect(page.locator("#answered")).to_have_text("1", timeout=30 * SECOND)
     assert await citizen.wait(20) == 0, citizen.errors()

@@ -14,12 +14,12 @@ import redis.asyncio as aioredis
 from ami_bridge.constants import CallState, SeatState
 from ami_bridge.snapshots import CallSnapshot, SeatSnapshot
 from ami_bridge.topics import TOPIC_CALL, TOPIC_SEAT, CallChange, Topic
-from hotline.bus import CHANNEL_PREFIX, Bus, BusError, InProcessBus, RedisBus, make_bus
+from hotline.bus import Bus, BusError, InProcessBus, RedisBus, make_bus
 from hotline.topics import TOPIC_POP
+from tests.helpers import realparts
 
-# Redis channels are shared by every process on the machine: the suite's workers run these tests in one of them
-pytestmark = pytest.mark.xdist_group("redis")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://localhost:6379/0")
+PREFIX = f"hotline-test-{realparts.WORKER or 'main'}:"  # Redis channels are the server's: one set per test worker
 T0 = datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=UTC)
 
 
@@ -41,7 +41,11 @@ def seat(number: str, state: SeatState = SeatState.READY, reason: str | None = N
 
 @pytest.fixture(params=["in-process", "redis"])
 async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
-    b: Bus = InProcessBus(queue_size=5) if request.param == "in-process" else RedisBus(REDIS_URL, queue_size=5)
+    b: Bus = (
+        InProcessBus(queue_size=5)
+        if request.param == "in-process"
+        else RedisBus(REDIS_URL, queue_size=5, prefix=PREFIX)
+    )
     await b.ping()
     yield b
     await b.close()
@@ -108,7 +112,7 @@ async def test_iteration(bus: Bus) -> None:
 
 async def test_redis_fans_out_between_two_processes_worth_of_clients() -> None:
     """Two buses (two web processes) on one Redis: what one publishes, the other's subscribers get."""
-    a, b = RedisBus(REDIS_URL), RedisBus(REDIS_URL)
+    a, b = RedisBus(REDIS_URL, prefix=PREFIX), RedisBus(REDIS_URL, prefix=PREFIX)
     try:
         async with b.subscribe(TOPIC_SEAT) as sub:
             sent = seat("8002", SeatState.PAUSED, "小休")
@@ -122,13 +126,13 @@ async def test_redis_fans_out_between_two_processes_worth_of_clients() -> None:
 
 async def test_redis_skips_what_is_not_the_topics_type() -> None:
     """Not JSON, JSON of another shape, a snapshot with a state this version does not know: skipped, logged."""
-    bus = RedisBus(REDIS_URL)
+    bus = RedisBus(REDIS_URL, prefix=PREFIX)
     raw = aioredis.Redis.from_url(REDIS_URL)
     try:
         async with bus.subscribe(TOPIC_SEAT) as sub:
-            await raw.publish(CHANNEL_PREFIX + "seat", b"{not json")
-            await raw.publish(CHANNEL_PREFIX + "seat", b"[1, 2]")
-            await raw.publish(CHANNEL_PREFIX + "seat", b'{"seat": "8001", "state": "dancing"}')
+            await raw.publish(PREFIX + "seat", b"{not json")
+            await raw.publish(PREFIX + "seat", b"[1, 2]")
+            await raw.publish(PREFIX + "seat", b'{"seat": "8001", "state": "dancing"}')
             await bus.publish(TOPIC_SEAT, seat("8003"))
             assert await sub.get(timeout=2) == (TOPIC_SEAT, seat("8003"))
     finally:
@@ -150,7 +154,7 @@ async def test_publishing_never_waits_for_redis() -> None:
 
 
 async def test_publishes_keep_their_order_in_a_burst() -> None:
-    bus = RedisBus(REDIS_URL)
+    bus = RedisBus(REDIS_URL, prefix=PREFIX)
     try:
         async with bus.subscribe(TICKS) as sub:
             for i in range(300):

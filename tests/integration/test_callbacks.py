@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
+from ami_bridge.constants import CallKind, SeatState
 from hotline.demo import phones
 from hotline.recordings.paths import resolve
 from hotline.service import Service
@@ -68,6 +69,8 @@ async def test_seat_first_then_citizen_outcome_moves_the_ticket(cb_settings: Set
         await wait_for(sub, dialer("dialing_citizen"))
         await wait_for(sub, dialer("talking"))
         talking_since = time.monotonic()
+        on = svc.bridge.seats.get("8001")  # busy on the 回访, not shown free (issue 25)
+        assert on is not None and (on.state, on.call_kind) == (SeatState.TALKING, CallKind.CALLBACK), on
         assert svc.bridge.calls.active() == []  # the citizen called back is not a citizen calling in (outbound-trunk)
         row = await svc.callbacks.attempt(started[0])
         assert row is not None and row.seat_answered_at is not None and row.answered_at is not None

@@ -21,11 +21,6 @@ def broken_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
     return conf
 
 
-# check-config starts its scratch Asterisk as the one instance "check" (its folders and log): the suite's workers
-# run these tests in one of them
-pytestmark = pytest.mark.xdist_group("check-instance")
-
-
 def test_shipped_config_keeps_the_project_rules(settings: Settings) -> None:
     failed = [c for c in project_rules(settings) if c.failed]
     assert failed == []

@@ -33,10 +33,10 @@ from hotline.pops.history import MemoryHistory
 from hotline.pops.service import PopService, beside_bridge
 from hotline.seats.auth import SeatAuth
 from hotline.seats.http import add_routes
+from tests.helpers import realparts
 
-# Redis channels are shared by every process on the machine: the suite's workers run these tests in one of them
-pytestmark = pytest.mark.xdist_group("redis")
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://localhost:6379/0")
+PREFIX = f"hotline-test-{realparts.WORKER or 'main'}:"  # Redis channels are the server's: one set per test worker
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 CALLER = "13900139001"
 S = CallState
@@ -67,7 +67,7 @@ def auth(seats: tuple[str, str]) -> SeatAuth:
 
 
 async def _web_process(auth: SeatAuth) -> AsyncIterator[WebProcess]:
-    bus = RedisBus(REDIS_URL)
+    bus = RedisBus(REDIS_URL, prefix=PREFIX)
     await bus.ping()
     pops = make_current_pops(bus)
     assert isinstance(pops, RedisPops)
@@ -193,7 +193,7 @@ async def test_beside_the_bridge_pops_follow_its_snapshots_in_process(
     """As hotline.service wires it with REDIS_URL: the bridge publishes through a TeeBus, PopService reads
     the local side (no Redis round trip before a pop is built), and the pop still reaches other processes."""
     seat = seats[0]
-    bus = RedisBus(REDIS_URL)
+    bus = RedisBus(REDIS_URL, prefix=PREFIX)
     bridge_bus, current, service = beside_bridge(bus, MemoryHistory())
     assert isinstance(bridge_bus, TeeBus) and isinstance(current, RedisPops)
     assert isinstance(service.source, InProcessBus) and service.bus is bus

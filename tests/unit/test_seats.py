@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ami_bridge import events as ev
-from ami_bridge.constants import SeatState
+from ami_bridge.constants import CallKind, SeatState
 from ami_bridge.seats import SeatBook
 from ami_bridge.snapshots import SeatSnapshot
+from ami_bridge.sync import Busy
 from tests.helpers.transcripts import events
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -98,7 +99,9 @@ def test_resync_from_asterisk_members() -> None:
     book.apply(ev.MemberAdded(T0, _member("8001")))
     book.apply(ev.MemberAdded(T0, _member("8003")))
     changed = book.resync(
-        [_member("8001", True, "未接"), _member("8002")], {"8002": (SeatState.TALKING, "c1")}, T0 + timedelta(1)
+        [_member("8001", True, "未接"), _member("8002")],
+        {"8002": Busy(SeatState.TALKING, "c1", CallKind.INBOUND)},
+        T0 + timedelta(1),
     )
     got = {s.seat: (s.state, s.pause_reason, s.call_id) for s in changed}
     assert got == {
@@ -159,3 +162,41 @@ def test_a_seat_rung_just_as_it_was_paused_rings_and_is_paused_after() -> None:
             assert book.get("8001").state is SeatState.RINGING  # type: ignore[union-attr]
     after = book.get("8001")
     assert after is not None and after.state is SeatState.PAUSED and after.pause_reason == "未接"
+
+
+def _own(uid: str, seat: str, state: int, kind: str | None) -> ev.Channel:
+    return ev.Channel(uid, uid, f"PJSIP/{seat}-{uid}", state, seat, None, "dialer", "citizen", None, None,
+                      kind_var=kind)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "paused"),
+    [(CallKind.CALLBACK, False), (CallKind.OUTBOUND, True), (CallKind.INTERNAL, False)],
+)
+def test_a_seat_on_a_call_not_from_the_queue_is_busy_with_its_kind(kind: CallKind, paused: bool) -> None:
+    """A 回访 the dialer rang the seat for, its own call out (from a pause too), another seat: busy, then back."""
+    book = SeatBook(wrapup_s=5)
+    book.apply(ev.MemberAdded(T0, _member("8001", paused, "小休" if paused else "")))
+    assert book.apply(ev.ChannelStateChanged(T0, _own("7.1", "8001", 5, kind.value))) == []  # ringing: not yet
+    assert book.apply(ev.ChannelStateChanged(T0, _own("7.2", "8009", 6, kind.value))) == []  # not a logged-in seat
+    (talking,) = book.apply(ev.ChannelStateChanged(T0 + timedelta(seconds=2), _own("7.1", "8001", 6, kind.value)))
+    assert (talking.state, talking.call_kind, talking.call_id) == (SeatState.TALKING, kind, "7.1")
+    assert book.apply(ev.ChannelStateChanged(T0, _own("7.3", "8001", 6, "outbound"))) == []  # a second call
+    (after,) = book.apply(ev.ChannelHungUp(T0 + timedelta(seconds=60), _own("7.1", "8001", 6, kind.value), 16))
+    # no wrap-up after a call of its own (the queue's wrap-up is for its citizens' calls)
+    assert (after.state, after.call_kind) == ((SeatState.PAUSED, None) if paused else (SeatState.READY, None))
+
+
+def test_a_channel_with_no_kind_is_not_the_seats_own_call() -> None:
+    book = SeatBook()
+    book.apply(ev.MemberAdded(T0, _member("8001")))
+    assert book.apply(ev.ChannelStateChanged(T0, _own("7.1", "8001", 6, None))) == []  # a queue leg: AgentConnect
+    assert book.apply(ev.ChannelStateChanged(T0, _own("7.1", "8001", 6, "dancing"))) == []
+
+
+def test_after_a_restart_the_seats_own_call_comes_back_from_the_channels() -> None:
+    book = SeatBook(wrapup_s=5)
+    (seat,) = book.resync([_member("8001")], {"8001": Busy(SeatState.TALKING, "cb-3-1", CallKind.CALLBACK, "9.1")}, T0)
+    assert (seat.state, seat.call_kind, seat.call_id) == (SeatState.TALKING, CallKind.CALLBACK, "cb-3-1")
+    (after,) = book.apply(ev.ChannelHungUp(T0 + timedelta(seconds=30), _own("9.1", "8001", 6, "callback"), 16))
+    assert after.state is SeatState.READY  # its channel was known: its hangup ends the call

@@ -6,6 +6,8 @@ import { state } from "./state.js";
 import { renderTw } from "./threeway.js";
 
 const NAMES = {logged_out: "未登录", ready: "就绪", ringing: "振铃", talking: "通话中", wrap_up: "整理", paused: "暂停"};
+// the kind of call the seat is on (its snapshot's call_kind): 来电 from the queue, or a call of its own
+const KINDS = {inbound: "来电", callback: "回访", outbound: "外呼", internal: "内线"};
 
 export async function act(action, label, body) {
   if (!state.seatNo) { showError({action: label, message: "请先输入坐席号并登录"}); return; }
@@ -40,7 +42,8 @@ export function render() {
   const el = $("state");
   el.textContent = st ? (NAMES[st] || st) : "–";
   el.className = st || ""; el.dataset.state = st || "";
-  $("reason").textContent = st === "paused" && seat.pause_reason ? `（${seat.pause_reason}）` : "";
+  const kind = (st === "ringing" || st === "talking") && seat.call_kind ? KINDS[seat.call_kind] : "";
+  $("reason").textContent = st === "paused" && seat.pause_reason ? `（${seat.pause_reason}）` : (kind ? `（${kind}）` : "");
   $("since").textContent = seat && seat.since && st !== "logged_out" ? `已 ${fmtDuration(seat.since)}` : "";
   const onCall = st === "ringing" || st === "talking";
   $("caller").textContent = onCall ? (seat.caller_number || "号码未知") : "–";

@@ -2,7 +2,7 @@
 # Both set everything up on a fresh Debian 12 machine (system packages, the venv, Asterisk 22).
 
 PYTHON ?= python3
-TEST_JOBS ?= 2   # pytest-xdist workers, each with its own Asterisk instance and ports (tests/helpers/realparts.py)
+TEST_JOBS ?= 2   # pytest-xdist workers (worksteal: the slow tests with real calls spread), each with its own Asterisk and ports (tests/helpers/realparts.py)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -45,10 +45,10 @@ run: asterisk
 	$(BIN)/hotline run --demo
 
 test: asterisk
-	$(BIN)/pytest -n $(TEST_JOBS)
+	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal
 
 test-fast: venv
-	$(BIN)/pytest -n $(TEST_JOBS) -m 'not asterisk'
+	$(BIN)/pytest -n $(TEST_JOBS) --dist worksteal -m 'not asterisk'
 
 lint: venv
 	@! git grep -n -E '^(<<<<<<<|>>>>>>>) ' -- . || { echo 'merge conflict markers left (above)'; exit 1; }
@@ -68,6 +68,7 @@ bench: asterisk
 	$(BIN)/python -m bench.recordings
 	$(BIN)/python -m bench.callbacks
 	$(BIN)/python -m bench.access
+	$(BIN)/python -m bench.restart
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -49,6 +49,7 @@ class BridgeStats:
     saved: int = 0  # snapshots the write-behind saved
     save_failures: int = 0  # flushes the database refused (the snapshots stay pending and are retried)
     pending: int = 0  # snapshots waiting for the database now (grows while it is down)
+    save_error: str | None = None  # why the last flush failed (the database is away); None once one succeeds
 
 
 class Bridge:
@@ -354,6 +355,7 @@ class Bridge:
             await self._save([snap for _, snap in batch])
         except Exception as exc:
             self.stats.save_failures += 1
+            self.stats.save_error = f"{type(exc).__name__}: {exc}"[:300]
             log.warning("could not save %d changes in one go (%s); saving them one by one", len(batch), exc)
             failed = 0
             for key, snap in batch:
@@ -367,7 +369,10 @@ class Bridge:
             if failed:
                 await asyncio.sleep(1)
                 self._dirty_event.set()
+            else:
+                self.stats.save_error = None
             return
+        self.stats.save_error = None
         for key, snap in batch:
             self._saved(key, snap)
 

@@ -101,6 +101,7 @@ class AmiClient:
         self.stream: asyncio.Queue[StreamItem] = asyncio.Queue()
         self.connected = asyncio.Event()
         self.connections = 0
+        self.down_reason: str | None = "not connected yet"  # why the link is down (None while it is up)
         self._ids = itertools.count(1)
         self._pending: dict[str, _Pending] = {}
         self._writer: asyncio.StreamWriter | None = None
@@ -120,13 +121,15 @@ class AmiClient:
                 delay = self.backoff_initial  # it was up: retry soon
             except AmiUnreachable as exc:
                 reason = str(exc)
-            except AmiAuthError:
+            except AmiAuthError as exc:
+                self.down_reason = str(exc)
                 raise
             except Exception as exc:  # never die silently: a dead supervisor is a bridge that never reconnects
                 log.exception("AMI link to %s: unexpected error in the connection", self.address)
                 reason = f"unexpected {type(exc).__name__}: {exc}"
             if self._closing:
                 break
+            self.down_reason = reason
             log.warning("AMI link to %s down (%s); reconnecting in %.1f s", self.address, reason, delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.backoff_max)
@@ -146,6 +149,7 @@ class AmiClient:
             log.info(
                 "AMI connected to %s (Asterisk Call Manager %s), link #%d", self.address, version, self.connections
             )
+            self.down_reason = None
             self.connected.set()
             await self.stream.put(LinkUp(version, self.connections))
             for frame in early:  # events that came in the same read as the login reply

@@ -62,6 +62,10 @@ class Subscription(Protocol):
 
 class Bus(Protocol):
     async def ping(self) -> None: ...
+    def problem(self) -> str | None:
+        """Why the bus cannot deliver now (None: it can), for /health."""
+        ...
+
     async def publish(self, topic: Topic[T], message: T) -> None: ...
     def subscribe(self, *topics: Topic[Any]) -> Subscription: ...
     async def close(self) -> None: ...
@@ -104,6 +108,9 @@ class InProcessBus:
         self._subs: set[_InProcessSubscription] = set()
 
     async def ping(self) -> None:
+        return None
+
+    def problem(self) -> str | None:
         return None
 
     async def publish(self, topic: Topic[T], message: T) -> None:
@@ -150,6 +157,7 @@ class RedisBus:
         self.url, self.queue_size, self.outbox_size, self.prefix = url, queue_size, outbox_size, prefix
         self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=5)
         self.dropped = 0  # messages lost because Redis was away longer than the outbox holds
+        self.error: str | None = None  # why the last publish to Redis failed; None once one went through
         self._outbox: deque[tuple[str, bytes]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -165,6 +173,11 @@ class RedisBus:
                 f"cannot reach Redis at {_safe_url(self.url)}: {exc}. Start Redis, or unset REDIS_URL to use "
                 "the in-process bus (one process only)."
             ) from exc
+
+    def problem(self) -> str | None:
+        if self.error is None:
+            return None
+        return f"{self.error} ({len(self._outbox)} messages waiting, at most {self.outbox_size}, then the oldest go)"
 
     async def publish(self, topic: Topic[T], message: T) -> None:
         """Encode the message once and queue it for the writer task; returns at once (never waits for Redis)."""
@@ -196,7 +209,9 @@ class RedisBus:
                     pipe.publish(channel, data)
                 try:
                     await pipe.execute()
+                    self.error = None
                 except (RedisError, OSError) as exc:
+                    self.error = f"cannot publish to Redis at {_safe_url(self.url)}: {exc}"
                     log.error("bus: cannot publish to Redis at %s: %s; retrying in 1 s (%d waiting)",
                               _safe_url(self.url), exc, len(self._outbox) + len(batch))  # fmt: skip
                     self._outbox.extendleft(reversed(batch))
@@ -281,6 +296,9 @@ class TeeBus:
 
     async def ping(self) -> None:
         await self.main.ping()
+
+    def problem(self) -> str | None:
+        return self.main.problem()
 
     async def publish(self, topic: Topic[T], message: T) -> None:
         await self.local.publish(topic, message)

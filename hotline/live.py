@@ -22,6 +22,7 @@ class LinkStatus:
     address: str
     connections: int
     stats: BridgeStats
+    why: str | None = None  # why the link is down (a refused secret, Asterisk unreachable), None while up
 
     @property
     def up(self) -> bool:
@@ -71,8 +72,9 @@ class BridgeLive:
     def link(self) -> LinkStatus:
         client, bridge = self._bridge.client, self._bridge
         return LinkStatus(
-            client.connected.is_set(), bridge.resynced.is_set(), client.address, client.connections, bridge.stats
-        )
+            client.connected.is_set(), bridge.resynced.is_set(), client.address, client.connections, bridge.stats,
+            client.down_reason,
+        )  # fmt: skip
 
     @property
     def miss_reason(self) -> str:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
 from .access import ACCESS, Access, guard
 from .api import ApiError, close_websockets_on_shutdown, dumps, errors
+from .bus import Bus
 from .db.store import Store
 from .live import LiveState
 from .plugin import Core, Plugin
@@ -24,12 +26,25 @@ log = logging.getLogger(__name__)
 
 LIVE: web.AppKey[LiveState] = web.AppKey("live", LiveState)
 STORE: web.AppKey[Store] = web.AppKey("store", Store)
+BUS: web.AppKey[Bus] = web.AppKey("bus", object)  # type: ignore[arg-type]
 
 
 async def health(request: web.Request) -> web.Response:
+    """200 while calls are followed (the AMI link up and resynced), else 503; `parts` says which part is down and
+    why: Asterisk (its AMI link), the database (the write-behind keeps what it cannot save, and retries), the bus."""
     link = request.app[LIVE].link()
     stats = link.stats
+    database = stats.save_error or await request.app[STORE].ping()
+    bus = request.app[BUS].problem()
+    asterisk = None if link.up else (link.why or "connected, rebuilding the view from Asterisk")
+    parts: dict[str, dict[str, Any]] = {
+        "asterisk": {"ok": asterisk is None, "why": asterisk},
+        "database": {"ok": database is None, "why": database, "pending": stats.pending},
+        "bus": {"ok": bus is None, "why": bus},
+    }
     body = {
+        "status": "ok" if not (asterisk or database or bus) else ("degraded" if link.up else "down"),
+        "parts": parts,
         "ami": "up" if link.ami_up else "down",
         "resynced": link.resynced,
         "ami_address": link.address,
@@ -61,7 +76,7 @@ def make_app(core: Core, plugins: Sequence[Plugin]) -> web.Application:
     """The service's app: the errors and access middlewares, the live calls and health, then each plugin's
     routes in the plugins' order."""
     app = web.Application(middlewares=[errors, guard])
-    app[LIVE], app[STORE] = core.live, core.store
+    app[LIVE], app[STORE], app[BUS] = core.live, core.store, core.bus
     app[ACCESS] = Access(core.need(SEAT_AUTH), core.need(STAFF))
     close_websockets_on_shutdown(app)
     app.router.add_get("/health", health)

@@ -10,12 +10,13 @@ write-behind saves all it has gathered in one `save(calls, seats, misses)`: one 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -120,6 +121,15 @@ class Store:
         async with self._session() as session:
             rows = (await session.scalars(query)).all()
         return [_call_snapshot(row) for row in rows if row.call_id not in live]
+
+    async def ping(self, timeout: float = 1.0) -> str | None:
+        """None when the database answers a trivial query within `timeout` s, else why not (for /health)."""
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]
+        return None
 
     async def calls(self, call_ids: Collection[str]) -> dict[str, CallSnapshot]:
         """The stored record of these calls, by id (what a restarted bridge merges with Asterisk's view)."""

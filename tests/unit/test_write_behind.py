@@ -71,9 +71,11 @@ async def test_failed_save_is_retried() -> None:
     bridge._mark("call:c1", call(CallState.ENDED))
     await bridge._flush()  # the batch fails; one by one, the seat is saved, the call fails and stays dirty
     assert bridge._dirty_event.is_set() and list(bridge._dirty) == ["call:c1"]
+    assert bridge.stats.save_error == "OSError: database went away"  # what /health says of the database
     store.fail = False
     await bridge._flush()
     assert [type(s).__name__ for s in store.saved] == ["SeatSnapshot", "CallSnapshot"] and not bridge._dirty
+    assert bridge.stats.save_error is None
 
 
 async def test_one_flush_is_one_batch_and_a_refused_snapshot_does_not_hold_the_others() -> None:

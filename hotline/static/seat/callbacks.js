@@ -7,7 +7,11 @@ import { state } from "./state.js";
 const CB_STATES = {ringing: "振铃", dialing_citizen: "正在呼叫市民", talking: "通话中", ended: "已结束", recorded: "已记录"};
 let callback = null;  // {task_id, attempt_id, state, pop}
 export function takeCallback(msg) {
-  if (msg.pop) callback = {pop: msg.pop};
+  if (msg.pop) {  // a new callback rings this seat: nothing of the last one's outcome may carry over to it
+    callback = {pop: msg.pop};
+    $("cb-form").reset();
+    $("cb-saved").textContent = "";
+  }
   if (!callback || (callback.task_id && callback.task_id !== msg.task_id && !msg.pop)) return;
   Object.assign(callback, {task_id: msg.task_id, state: msg.state, outcome: msg.outcome});
   renderCallback();

@@ -15,7 +15,7 @@ from datetime import datetime
 from . import events as ev
 from .constants import INBOUND_CONTEXTS, CallOutcome, CallState, LegRole
 from .snapshots import CallSnapshot, LegSnapshot
-from .sync import EndStamp
+from .sync import EndStamp, ms_between
 
 
 class IllegalTransition(Exception):
@@ -47,10 +47,6 @@ QUEUE_EVENTS = (
     ev.CallerAbandoned,
     ev.SeatCompleted,
 )
-
-
-def _ms(start: datetime | None, end: datetime) -> int | None:
-    return None if start is None else max(0, round((end - start).total_seconds() * 1000))
 
 
 @dataclass
@@ -197,12 +193,12 @@ class CallBook:
                 snap,
                 seat=event.seat,
                 answered_at=at,
-                ring_ms=_ms(snap.ring_started_at, at),
-                wait_ms=_ms(snap.queued_at, at),
+                ring_ms=ms_between(snap.ring_started_at, at),
+                wait_ms=ms_between(snap.queued_at, at),
             )
         elif isinstance(event, ev.CallerAbandoned):
             call.abandoned = True
-            snap = replace(snap, wait_ms=_ms(snap.queued_at, at))
+            snap = replace(snap, wait_ms=ms_between(snap.queued_at, at))
         call.snap = replace(snap, state=nxt)
 
     def _end(self, call: _Call, at: datetime) -> None:
@@ -213,7 +209,7 @@ class CallBook:
             outcome = CallOutcome.ABANDONED
         else:
             outcome = CallOutcome.UNQUEUED
-        wait = snap.wait_ms if snap.wait_ms is not None or snap.queued_at is None else _ms(snap.queued_at, at)
+        wait = snap.wait_ms if snap.wait_ms is not None or snap.queued_at is None else ms_between(snap.queued_at, at)
         call.snap = replace(snap, state=S.ENDED, ended_at=at, outcome=outcome, wait_ms=wait)
         self._ended.append(snap.call_id)
         self._forget_old()
@@ -313,7 +309,7 @@ def _measured_ms(times: Mapping[str, datetime | None], estimated: set[str], sinc
     start, answered = times[since], times["answered_at"]
     if since in estimated or "answered_at" in estimated or start is None or answered is None:
         return None
-    return _ms(start, answered)
+    return ms_between(start, answered)
 
 
 def finish(call: CallSnapshot, end: EndStamp | None, fallback: datetime | None) -> CallSnapshot:
@@ -334,11 +330,11 @@ def finish(call: CallSnapshot, end: EndStamp | None, fallback: datetime | None) 
                                          ("ring_started_at", end.rang_at)) if value is not None}  # fmt: skip
     if answered is not None:
         outcome = CallOutcome.ANSWERED
-        wait = _first(call.wait_ms, _ms(queued, answered) if queued else None)
-        ring = _first(call.ring_ms, _ms(ring_started, answered) if ring_started else None)
+        wait = _first(call.wait_ms, ms_between(queued, answered) if queued else None)
+        ring = _first(call.ring_ms, ms_between(ring_started, answered) if ring_started else None)
     else:
         outcome = CallOutcome.ABANDONED if queued is not None else CallOutcome.UNQUEUED
-        wait, ring = _first(call.wait_ms, _ms(queued, end.at) if queued else None), None
+        wait, ring = _first(call.wait_ms, ms_between(queued, end.at) if queued else None), None
     return replace(
         call, state=S.ENDED, ended_at=end.at, outcome=outcome, seat=seat, queued_at=queued, answered_at=answered,
         ring_started_at=ring_started, wait_ms=wait, ring_ms=ring,

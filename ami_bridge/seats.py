@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from . import events as ev
 from .constants import CallKind, SeatState
 from .snapshots import SeatSnapshot
-from .sync import Busy
+from .sync import KINDS, Busy
 
 T = SeatState
 
@@ -42,7 +42,6 @@ class OwnCallUp:
     kind: CallKind
 
 
-KINDS = frozenset(k.value for k in CallKind)
 # What sets a seat's count of misses in a row back to 0 (settings: miss_reset)
 MISS_RESETS = ("answered", "resumed", "answered_or_resumed")
 

@@ -200,12 +200,13 @@ def _call(
         seat=None if state is CallState.QUEUED else seat.seat,
         ring_started_at=ring_started,
         answered_at=answered,
-        ring_ms=_ms(ring_started, answered) if measured else None,
-        wait_ms=_ms(queued_at, answered) if measured else None,
+        ring_ms=ms_between(ring_started, answered) if measured else None,
+        wait_ms=ms_between(queued_at, answered) if measured else None,
         legs=tuple(legs),
         estimated=tuple(sorted(estimated)),
     )
 
 
-def _ms(start: datetime | None, end: datetime | None) -> int | None:
+def ms_between(start: datetime | None, end: datetime | None) -> int | None:
+    """Whole milliseconds from start to end (never negative); None when either is unknown."""
     return None if start is None or end is None else max(0, round((end - start).total_seconds() * 1000))

@@ -15,6 +15,7 @@ from hotline.asterisk.instance import Instance
 from hotline.asterisk.provision import PACKAGES, find_or_provision
 from hotline.cli import parser
 from hotline.settings import REPO_ROOT, Settings
+from tests.helpers import realparts
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (REPO_ROOT / "deploy" / "Dockerfile").read_text()
@@ -43,13 +44,16 @@ def test_compose_mounts_asterisk_conf_where_the_image_reads_it() -> None:
 @pytest.mark.asterisk
 def test_foreground_entrypoint_boots_asterisk(settings: Settings) -> None:
     """The container's command, run natively: Asterisk in the foreground with the project's etc."""
-    fg = settings.model_copy(update={"asterisk_instance": "fg", "ami_port": 15138, "sip_port": 15160})
+    # an instance and ports of this test worker's own (50 above its Asterisk's: never another worker's, which are
+    # 100 apart, tests/helpers/realparts.py)
+    name, ami, sip = f"fg-{realparts.WORKER or 'main'}", realparts.AMI_PORT + 50, realparts.SIP_PORT + 50
+    fg = settings.model_copy(update={"asterisk_instance": name, "ami_port": ami, "sip_port": sip})
     instance = Instance(find_or_provision(fg), fg)
     instance.stop()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(
-        HOTLINE_STATE_DIR=str(fg.state_dir), HOTLINE_ASTERISK_INSTANCE="fg", HOTLINE_AMI_PORT="15138",
-        HOTLINE_SIP_PORT="15160", HOTLINE_ASTERISK_CACHE=str(fg.asterisk_cache),
+        HOTLINE_STATE_DIR=str(fg.state_dir), HOTLINE_ASTERISK_INSTANCE=name, HOTLINE_AMI_PORT=str(ami),
+        HOTLINE_SIP_PORT=str(sip), HOTLINE_ASTERISK_CACHE=str(fg.asterisk_cache),
     )  # fmt: skip
     bin_dir = Path(sys.executable).parent
     proc = subprocess.Popen([str(bin_dir / "hotline"), "asterisk", "foreground"], env=env,

@@ -388,6 +388,7 @@ async def history_source(
     if kind == "store":
         try:
             from hotline import casefile
+            from hotline.tickets.plugin import CallerHistory
             from hotline.tickets.store import TicketStore
             from hotline.workdays import WorkCalendar
 
@@ -395,7 +396,7 @@ async def history_source(
             size = await conn.fetchval(f"SELECT pg_size_pretty(pg_total_relation_size('\"{schema}_store\".tickets'))")
             what = (f"the ticket store (hotline/tickets TicketStore, SQLAlchemy, the bridge's engine): {TICKETS:,} "
                     f"past tickets ({size} with indexes), made in {took:.1f} s; it keeps no callbacks yet")  # fmt: skip
-            return casefile.wire(TicketStore(store.engine, WorkCalendar.load())), what, None
+            return CallerHistory(casefile.wire(TicketStore(store.engine, WorkCalendar.load()))), what, None
         except Exception as exc:  # the ticket store's schema moved on: say so and use the table
             print(f"NOTE: could not fill the ticket store's tables ({type(exc).__name__}: {exc}); using a table")
     took = await make_tickets(conn, schema)

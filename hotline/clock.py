@@ -11,3 +11,8 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A time as ISO 8601 in UTC (None stays None): how the API's views write times."""
+    return value.astimezone(UTC).isoformat() if value is not None else None

@@ -34,6 +34,7 @@ from .live import BridgeLive
 from .plugin import BRIDGE_PUBLISHER, Base, Core, Plugin
 from .plugins import plugins
 from .pops.current import CurrentPops
+from .pops.history import History
 from .pops.plugin import CURRENT_POPS, HISTORY, POPS
 from .pops.service import PopService
 from .recordings.plugin import RECORDINGS, STAFF
@@ -145,7 +146,7 @@ class Service:
         return self.core.need(TICKETS)
 
     @property
-    def history(self) -> object:
+    def history(self) -> History:
         return self.core.need(HISTORY)
 
     @property

@@ -211,12 +211,12 @@ class Dialer:
             pop["script"] = "您好，这里是12345热线。您之前来电时选择了回拨，请问有什么可以帮您？"
             return pop
         ticket = await self.tickets.get(task.ticket_id)
-        replies = [e for e in ticket["events"] if e["to"] == "反馈"]
-        created = datetime.fromisoformat(ticket["created_at"]).astimezone(self.store.calendar.zone)
-        pop["ticket"] = ticket
+        replies = ticket.replies()
+        created = ticket.ticket.created_at.astimezone(self.store.calendar.zone)
+        pop["ticket"] = ticket.to_json()
         pop["script"] = SCRIPT.format(
-            created=f"{created.month}月{created.day}日", content=ticket["content"][:40],
-            unit=(ticket["unit"] or {}).get("name", ""), reply=(replies[-1]["comment"] if replies else "") or "已办理",
+            created=f"{created.month}月{created.day}日", content=ticket.content[:40],
+            unit=ticket.unit.name if ticket.unit else "", reply=(replies[-1].comment if replies else "") or "已办理",
         )  # fmt: skip
         return pop
 

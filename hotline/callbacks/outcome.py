@@ -88,7 +88,7 @@ async def _move_ticket(
     Refused moves raise and change nothing."""
     ticket = await tickets.get(ticket_id)
     if outcome == "不满意":
-        to = TicketStatus.SUPERVISED if ticket["redo_count"] >= 1 else TicketStatus.REDO
+        to = TicketStatus.SUPERVISED if ticket.ticket.redo_count >= 1 else TicketStatus.REDO
     else:
         to = TicketStatus.CALLED_BACK
     note = f"回访 {outcome}" + (f": {comment}" if comment else "")

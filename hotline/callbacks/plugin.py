@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..plugin import Base, Core, Part, Plugin
 from ..survey.plugin import IVR
-from ..tickets.plugin import TICKETS
+from ..tickets.plugin import CALLER_HISTORY, TICKETS
 from . import http
 from .dialer import Dialer, from_settings
 from .store import CallbackStore, join_case_file
@@ -23,7 +23,8 @@ class CallbacksPlugin(Plugin):
     async def prepare(self, base: Base) -> None:
         policy, _ = from_settings(base.settings)
         join_case_file(base.need(TICKETS), policy)
-        base.provide(CALLBACKS, CallbackStore(base.store.engine, base.calendar, policy))
+        store = base.provide(CALLBACKS, CallbackStore(base.store.engine, base.calendar, policy))
+        base.need(CALLER_HISTORY).last_callback_of = store.last_callback  # the pop shows the last 回访
 
     async def start(self, core: Core) -> None:
         """The dialer: callback tasks from the database, dialled agent first over AMI."""

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.errors import NotFound
 
-from ..clock import Clock, utc_now
-from ..db.models import CallbackAttemptRow, CallbackRequestRow, CallbackTaskRow, CallRow, TicketRow, UnitRow, iso_utc
+from ..clock import Clock, iso_utc, utc_now
+from ..db.models import CallbackAttemptRow, CallbackRequestRow, CallbackTaskRow, CallRow, TicketRow, UnitRow
 from ..tickets.store import TicketStore
 from ..tickets.validate import normalise_phone
 from ..workdays import WorkCalendar
@@ -69,12 +70,47 @@ def task_of(row: CallbackTaskRow) -> Task:
     )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class LastCallback:
+    """A caller's last 回访 with an outcome (满意, 基本满意, 不满意, 无法联系): the screen pop shows it."""
+
+    ticket_id: int | None  # None: a callback the caller asked for in the IVR, about no ticket
+    outcome: str
+    comment: str | None
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:  # "result": the name the seat page's pop reads
+        return {
+            "ticket_id": self.ticket_id, "outcome": self.outcome, "result": self.outcome, "comment": self.comment,
+            "at": iso_utc(self.at),
+        }  # fmt: skip
+
+
+LAST_CALLBACK: Select[CallbackTaskRow] = (
+    select(CallbackTaskRow)
+    .where(CallbackTaskRow.number == bindparam("number"), CallbackTaskRow.done_at.is_not(None))
+    .order_by(CallbackTaskRow.done_at.desc())
+    .limit(1)
+)
+
+
 class CallbackStore:
     def __init__(self, engine: AsyncEngine, calendar: WorkCalendar, policy: Policy, *, clock: Clock = utc_now) -> None:
         self.engine, self.calendar, self.policy, self.clock = engine, calendar, policy, clock
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
     # ------------------------------------------------------------------ reads
+    async def last_callback(self, phone: str) -> LastCallback | None:
+        """The caller's last 回访 (callback) with an outcome, or None."""
+        number = normalise_phone(phone)
+        if number is None:
+            return None
+        async with self._session() as session:
+            row = (await session.scalars(LAST_CALLBACK, {"number": number})).first()
+        if row is None or row.outcome is None or row.done_at is None:
+            return None
+        return LastCallback(row.ticket_id, row.outcome, row.comment, row.done_at)
+
     async def get(self, task_id: int) -> dict[str, Any]:
         views = await self._views(CallbackTaskRow.id == task_id)
         if not views:

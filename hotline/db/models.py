@@ -29,11 +29,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
-def iso_utc(value: datetime | None) -> str | None:
-    """A stored time as ISO 8601 in UTC (None stays None): how the API's views write times."""
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -136,14 +136,14 @@ async def file_ticket(tickets: TicketStore, call: CallSnapshot, rng: random.Rand
     new = NewTicket(call.caller_number or "", content, category, seat=seat, call_id=call.call_id, by=seat,
                     direct=category in ON_THE_CALL)  # fmt: skip
     ticket = await tickets.create(new)
-    head = f"  ticket #{ticket['id']} ({category.value}) filed by seat {seat} for call {call.call_id}"
+    head = f"  ticket #{ticket.id} ({category.value}) filed by seat {seat} for call {call.call_id}"
     if new.direct:
         return head + ": answered on the call (直办)"
     units = await tickets.units.search(category=category)
     if not units:
         return head + ": no unit in the directory takes it; it waits for dispatch (受理)"
     unit = rng.choice(units)
-    await tickets.transition(ticket["id"], Transition(TicketStatus.DISPATCHED, seat, unit.id))
+    await tickets.transition(ticket.id, Transition(TicketStatus.DISPATCHED, seat, unit.id))
     return head + f", dispatched to {unit.name} (派单)"
 
 

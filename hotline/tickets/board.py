@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from ..db.models import iso_utc
+from ..clock import iso_utc
 from ..workdays import WorkCalendar
 from . import lifecycle
 from .model import TicketStatus

@@ -47,7 +47,7 @@ def json_reply(value: Any, status: int = 200) -> web.Response:
 
 async def create_ticket(request: web.Request) -> web.Response:
     new = validate.new_ticket(await json_body(request))
-    return json_reply(await request.app[TICKETS].create(new), status=201)
+    return json_reply((await request.app[TICKETS].create(new)).to_json(), status=201)
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -61,11 +61,12 @@ async def list_tickets(request: web.Request) -> web.Response:
     raw = request.query.get("limit", "20")
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         raise ApiError(400, "invalid-input", f"limit: {raw!r} is not a whole number from 1 to 100", field="limit")
-    return json_reply({"phone": phone, "tickets": await request.app[TICKETS].history(phone, int(raw))})
+    found = await request.app[TICKETS].history(phone, int(raw))
+    return json_reply({"phone": phone, "tickets": [t.to_json() for t in found]})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    return json_reply(await request.app[TICKETS].get(path_id(request)))
+    return json_reply((await request.app[TICKETS].get(path_id(request))).to_json())
 
 
 async def patch_ticket(request: web.Request) -> web.Response:
@@ -73,13 +74,13 @@ async def patch_ticket(request: web.Request) -> web.Response:
     by = changes.pop("by", None)
     if not by:
         raise InvalidInput.one("by", "required: who edits (a seat number or a name)")
-    return json_reply(await request.app[TICKETS].update(path_id(request), changes, by))
+    return json_reply((await request.app[TICKETS].update(path_id(request), changes, by)).to_json())
 
 
 async def transition(request: web.Request) -> web.Response:
     to, by, unit_id, comment = validate.transition_fields(await json_body(request))
     move = Transition(lifecycle.parse_status(to), by, unit_id, comment)
-    return json_reply(await request.app[TICKETS].transition(path_id(request), move))
+    return json_reply((await request.app[TICKETS].transition(path_id(request), move)).to_json())
 
 
 async def add_call(request: web.Request) -> web.Response:
@@ -91,7 +92,7 @@ async def add_call(request: web.Request) -> web.Response:
     by = reader.text("by", required=True)
     reader.done()
     assert call_id is not None and by is not None
-    return json_reply(await request.app[TICKETS].add_call(path_id(request), call_id, by))
+    return json_reply((await request.app[TICKETS].add_call(path_id(request), call_id, by)).to_json())
 
 
 async def options(request: web.Request) -> web.Response:

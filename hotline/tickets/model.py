@@ -6,10 +6,13 @@ and returns, and what the database stores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from ..clock import iso_utc
 
 
 class Category(StrEnum):
@@ -61,6 +64,11 @@ GUIDED_NUMBERS: dict[str, str] = {
     "12348": "法律服务",
     "12388": "纪检监察举报",
 }
+
+
+def guided_label(number: str) -> str:
+    """What the number an out-of-scope caller was guided to is for (公安报警 ...), or "other"."""
+    return GUIDED_NUMBERS.get(number, "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +140,120 @@ class Transition:
     by: str
     unit_id: int | None = None
     comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """The deadline a ticket runs against now: `kind` says whose (dispatch, handling, return ...)."""
+
+    at: datetime
+    local: str  # as the seat reads it, in the calendar's zone: 2026-12-08 17:30
+    provisional: bool  # past the last year the holiday calendar knows: a guess on weekends only
+    kind: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": iso_utc(self.at), "local": self.local, "provisional": self.provisional, "kind": self.kind}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    """One line of a ticket's journal: a move (from → to) or an edit (from == to, with `changes`)."""
+
+    at: datetime
+    by: str
+    from_status: TicketStatus | None
+    to_status: TicketStatus
+    unit_id: int | None = None
+    comment: str | None = None
+    changes: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": iso_utc(self.at), "by": self.by, "from": self.from_status, "to": self.to_status,
+            "unit_id": self.unit_id, "comment": self.comment, "changes": self.changes,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFile:
+    """A ticket as seats, units and the dialer read it: its fields, unit, calls and journal, what it may do next,
+    and the parts other features add (`parts`: name -> JSON-ready items, e.g. threeway, surveys, callbacks).
+    Read in one snapshot (TicketStore.get); `to_json()` is what the API returns."""
+
+    ticket: Ticket
+    caller_number: str
+    content: str
+    updated_at: datetime
+    caller_name: str | None = None
+    district: str | None = None
+    street: str | None = None
+    address: str | None = None
+    guided_to: str | None = None
+    seat: str | None = None
+    unit: Unit | None = None
+    deadline: Deadline | None = None
+    overdue: bool = False
+    calls: tuple[str, ...] = ()
+    events: tuple[TicketEvent, ...] = ()
+    parts: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    allowed: tuple[TicketStatus, ...] = ()
+    editable: tuple[str, ...] = ()
+    phone_unit: Unit | None = None  # 特急 just dispatched: the unit to phone at once
+
+    @property
+    def id(self) -> int:
+        return self.ticket.id
+
+    @property
+    def status(self) -> TicketStatus:
+        return self.ticket.status
+
+    def replies(self) -> list[TicketEvent]:
+        """The unit's replies (反馈), oldest first."""
+        return [e for e in self.events if e.to_status is TicketStatus.REPLIED]
+
+    def to_json(self) -> dict[str, Any]:
+        t = self.ticket
+        out = {
+            "id": t.id, "status": t.status, "category": t.category, "urgency": t.urgency,
+            "convenience": t.convenience, "caller_number": self.caller_number, "caller_name": self.caller_name,
+            "district": self.district, "street": self.street, "address": self.address, "content": self.content,
+            "guided_to": self.guided_to, "guided_label": guided_label(self.guided_to) if self.guided_to else None,
+            "seat": self.seat, "unit": self.unit.to_json() if self.unit else None,
+            "created_at": iso_utc(t.created_at), "updated_at": iso_utc(self.updated_at),
+            "dispatched_at": iso_utc(t.dispatched_at), "closed_at": iso_utc(t.closed_at),
+            "deadline": self.deadline.to_json() if self.deadline else None, "overdue": self.overdue,
+            "redo_count": t.redo_count, "is_open": t.is_open, "calls": list(self.calls),
+            "events": [e.to_json() for e in self.events],
+            **self.parts,
+            "allowed": list(self.allowed), "editable": list(self.editable),
+        }  # fmt: skip
+        if self.phone_unit is not None:
+            out["phone_unit"] = {"name": self.phone_unit.name, "phones": list(self.phone_unit.phones)}
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One of a caller's tickets in the screen pop's history (content cut to its first 40 characters)."""
+
+    id: int
+    status: TicketStatus
+    category: Category | None
+    urgency: Urgency
+    content: str
+    unit_name: str | None
+    created_at: datetime
+    deadline_at: datetime | None
+    deadline_provisional: bool
+    is_open: bool
+    guided_to: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "status": self.status, "category": self.category, "urgency": self.urgency,
+            "content": self.content, "unit_name": self.unit_name, "created_at": iso_utc(self.created_at),
+            "deadline": iso_utc(self.deadline_at), "deadline_provisional": self.deadline_provisional,
+            "is_open": self.is_open, "guided_to": self.guided_to,
+            "unit": self.unit_name, "open": self.is_open,  # the names hotline.pops reads
+        }  # fmt: skip

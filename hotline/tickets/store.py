@@ -1,8 +1,8 @@
 """Tickets (工单) in the database, on the same engine as hotline.db.store.Store.
 
     tickets = TicketStore(store.engine, calendar)
-    view = await tickets.create(validate.new_ticket(body))
-    await tickets.transition(view["id"], Transition(TicketStatus.DISPATCHED, by="8001", unit_id=3))
+    case = await tickets.create(validate.new_ticket(body))      # a CaseFile; case.to_json() is the API's view
+    await tickets.transition(case.id, Transition(TicketStatus.DISPATCHED, by="8001", unit_id=3))
     await tickets.history("13800138000")          # the screen pop, at every ring
 
 Every write is one transaction: the ticket, the calls it came from and its events are all saved,
@@ -23,20 +23,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ..clock import Clock, utc_now
 from ..db.engine import read_snapshot
 from ..db.models import (
-    CallbackTaskRow,
     CallRow,
     TicketCallRow,
     TicketEventRow,
     TicketRow,
     UnitRow,
-    iso_utc,
 )
 from ..errors import Conflict, NotFound
 from ..workdays import WorkCalendar
 from . import board, deadlines, lifecycle
-from .model import Category, NewTicket, Ticket, TicketStatus, Transition, Urgency
+from .model import (
+    CaseFile,
+    Category,
+    Deadline,
+    HistoryItem,
+    NewTicket,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    Transition,
+    Urgency,
+)
 from .unitstore import UnitDirectory, unit_from_row
-from .validate import InvalidInput, guided_label, normalise_phone
+from .validate import InvalidInput, normalise_phone
 
 AlsoWrite = Callable[[AsyncSession, datetime], Awaitable[None]]  # another feature's write in a ticket's move
 SHORT_CONTENT = 40  # characters of a ticket's content in a caller's history
@@ -71,7 +80,7 @@ class TicketStore:
         self.units = UnitDirectory(engine, clock)
 
     # ------------------------------------------------------------------ reads
-    async def get(self, ticket_id: int, *, unit_id: int | None = None) -> dict[str, Any]:
+    async def get(self, ticket_id: int, *, unit_id: int | None = None) -> CaseFile:
         """The ticket's full view; with `unit_id`, only if it is that unit's (else TicketNotFound, as if it
         did not exist: a handling unit is never told that another unit's ticket does). Read in one snapshot: the
         ticket, its calls, events and every feature's part agree with each other."""
@@ -79,31 +88,15 @@ class TicketStore:
             await read_snapshot(session)
             return await self._view(session, await self._row(session, ticket_id, unit_id=unit_id))
 
-    async def history(self, phone: str, limit: int = 20) -> list[dict[str, Any]]:
-        """A caller's tickets for the screen pop: open ones first, then the newest; JSON-ready dicts with
-        id, status, category, urgency, content (first 40 characters), unit_name, created_at, deadline,
-        deadline_provisional, is_open, guided_to (and unit, open: the same, as hotline.pops names them).
-        A number that is no phone number (anonymous, or a short number) has none."""
+    async def history(self, phone: str, limit: int = 20) -> list[HistoryItem]:
+        """A caller's tickets for the screen pop: open ones first, then the newest (content: its first 40
+        characters). A number that is no phone number (anonymous, or a short number) has none."""
         number = normalise_phone(phone)
         if number is None:
             return []
         async with self._session() as session:
             rows = (await session.execute(HISTORY, history_params(number, limit))).all()
         return [_history_item(row, unit_name) for row, unit_name in rows]
-
-    async def last_callback(self, phone: str) -> dict[str, Any] | None:
-        """The caller's last 回访 (callback) with an outcome (满意, 基本满意, 不满意, 无法联系), or None."""
-        number = normalise_phone(phone)
-        if number is None:
-            return None
-        async with self._session() as session:
-            row = (await session.scalars(LAST_CALLBACK, {"number": number})).first()
-        if row is None:
-            return None
-        return {  # "result": the name the seat page's pop reads
-            "ticket_id": row.ticket_id, "outcome": row.outcome, "result": row.outcome, "comment": row.comment,
-            "at": iso_utc(row.done_at),
-        }  # fmt: skip
 
     async def deadline_board(self, now: datetime) -> dict[str, Any]:
         """The team leader's board of ticket deadlines (hotline/tickets/board.py): counted in the database
@@ -139,7 +132,7 @@ class TicketStore:
         return board.board(found, overdue, today, window, self.calendar)
 
     # ------------------------------------------------------------------ writes
-    async def create(self, new: NewTicket) -> dict[str, Any]:
+    async def create(self, new: NewTicket) -> CaseFile:
         """File a ticket (or an out-of-scope record, or a 直办 closed at once), with its call, in one go."""
         now = self.clock()
         async with self._session.begin() as session:
@@ -163,7 +156,7 @@ class TicketStore:
             comment = f"guided to {new.guided_to}" if new.guided_to else None
             session.add(TicketEventRow(ticket_id=row.id, at=now, by=by, to_status=row.status, comment=comment))
             if new.direct:  # 直办: the lifecycle decides whether this matter may be closed on the call
-                after = lifecycle.apply(_ticket(row), Transition(TicketStatus.DIRECT, by), now, self.calendar)
+                after = lifecycle.apply(ticket_of(row), Transition(TicketStatus.DIRECT, by), now, self.calendar)
                 await self._write(session, row, after, Transition(TicketStatus.DIRECT, by), now)
             if new.call_id:
                 session.add(TicketCallRow(ticket_id=row.id, call_id=new.call_id, added_at=now))
@@ -172,7 +165,7 @@ class TicketStore:
 
     async def transition(
         self, ticket_id: int, move: Transition, *, unit_id: int | None = None, also: AlsoWrite | None = None
-    ) -> dict[str, Any]:
+    ) -> CaseFile:
         """Move the ticket on; refused moves raise IllegalTicketTransition and change nothing. With `unit_id`
         (a unit moving its own ticket) it must be that unit's, checked under the row's lock. `also`: another
         feature's write that belongs to this move (one unit of work): run in the same transaction, after the
@@ -185,7 +178,7 @@ class TicketStore:
                 unit = await session.get(UnitRow, move.unit_id)
                 if unit is None:
                     raise InvalidInput.one("unit_id", f"no unit with id {move.unit_id}; see GET /api/units")
-            after = lifecycle.apply(_ticket(row), move, now, self.calendar)
+            after = lifecycle.apply(ticket_of(row), move, now, self.calendar)
             event = await self._write(session, row, after, move, now)
             if after.status is TicketStatus.REPLIED:  # the unit replied: e.g. the citizen is called back (回访)
                 for hook in self.on_reply:
@@ -196,16 +189,16 @@ class TicketStore:
                 await session.flush()
             view = await self._view(session, row)
         if after.status is TicketStatus.DISPATCHED and after.urgency is Urgency.EMERGENCY and unit is not None:
-            view["phone_unit"] = {"name": unit.name, "phones": list(unit.phones)}  # 特急: call the unit now
+            return replace(view, phone_unit=unit_from_row(unit))  # 特急: call the unit now
         return view
 
-    async def update(self, ticket_id: int, changes: dict[str, Any], by: str) -> dict[str, Any]:
+    async def update(self, ticket_id: int, changes: dict[str, Any], by: str) -> CaseFile:
         """Edit the fields the status still allows (lifecycle.editable); a category or urgency change
         of a ticket not yet dispatched recomputes its dispatch deadline."""
         now = self.clock()
         async with self._session.begin() as session:
             row = await self._row(session, ticket_id, lock=True)
-            lifecycle.check_edit(_ticket(row), sorted(changes))
+            lifecycle.check_edit(ticket_of(row), sorted(changes))
             diff: dict[str, Any] = {}
             for field, value in changes.items():
                 stored = value.value if isinstance(value, Category | Urgency) else value
@@ -225,7 +218,7 @@ class TicketStore:
             await session.flush()
             return await self._view(session, row)
 
-    async def add_call(self, ticket_id: int, call_id: str, by: str) -> dict[str, Any]:
+    async def add_call(self, ticket_id: int, call_id: str, by: str) -> CaseFile:
         """A repeat call about an open ticket; adding the same call again changes nothing."""
         now = self.clock()
         async with self._session.begin() as session:
@@ -275,7 +268,7 @@ class TicketStore:
         await session.flush()
         return event
 
-    async def _view(self, session: AsyncSession, row: TicketRow) -> dict[str, Any]:
+    async def _view(self, session: AsyncSession, row: TicketRow) -> CaseFile:
         unit = await session.get(UnitRow, row.unit_id) if row.unit_id is not None else None
         calls = await session.scalars(
             select(TicketCallRow.call_id).where(TicketCallRow.ticket_id == row.id).order_by(TicketCallRow.added_at)
@@ -283,31 +276,25 @@ class TicketStore:
         events = await session.scalars(
             select(TicketEventRow).where(TicketEventRow.ticket_id == row.id).order_by(TicketEventRow.id)
         )
-        ticket, now = _ticket(row), self.clock()
+        ticket, now = ticket_of(row), self.clock()
         call_ids = list(calls)
         parts = {name: await read(session, row.id, call_ids) for name, read in self.parts.items()}
-        return {
-            "id": row.id, "status": row.status, "category": row.category, "urgency": row.urgency,
-            "convenience": row.convenience, "caller_number": row.caller_number, "caller_name": row.caller_name,
-            "district": row.district, "street": row.street, "address": row.address, "content": row.content,
-            "guided_to": row.guided_to, "guided_label": guided_label(row.guided_to) if row.guided_to else None,
-            "seat": row.seat, "unit": unit_from_row(unit).to_json() if unit else None,
-            "created_at": iso_utc(row.created_at), "updated_at": iso_utc(row.updated_at),
-            "dispatched_at": iso_utc(row.dispatched_at), "closed_at": iso_utc(row.closed_at),
-            "deadline": self.deadline_of(row), "overdue": row.deadline_at is not None and ticket.is_open
-            and now > row.deadline_at, "redo_count": row.redo_count, "is_open": ticket.is_open,
-            "calls": call_ids, "events": [_event(e) for e in events],
-            **parts,
-            "allowed": [s.value for s in lifecycle.allowed(ticket, now, self.calendar)],
-            "editable": sorted(lifecycle.editable(ticket.status)),
-        }  # fmt: skip
+        return CaseFile(
+            ticket, row.caller_number, row.content, row.updated_at, caller_name=row.caller_name,
+            district=row.district, street=row.street, address=row.address, guided_to=row.guided_to, seat=row.seat,
+            unit=unit_from_row(unit) if unit else None, deadline=self.deadline_of(ticket),
+            overdue=ticket.deadline_at is not None and ticket.is_open and now > ticket.deadline_at,
+            calls=tuple(call_ids), events=tuple(_event(e) for e in events), parts=parts,
+            allowed=tuple(lifecycle.allowed(ticket, now, self.calendar)),
+            editable=tuple(sorted(lifecycle.editable(ticket.status))),
+        )  # fmt: skip
 
-    def deadline_of(self, row: TicketRow) -> dict[str, Any] | None:
-        if row.deadline_at is None:
+    def deadline_of(self, ticket: Ticket) -> Deadline | None:
+        if ticket.deadline_at is None:
             return None
-        local = row.deadline_at.astimezone(self.calendar.zone).strftime("%Y-%m-%d %H:%M")
-        kind = lifecycle.deadline_kind(TicketStatus(row.status))
-        return {"at": iso_utc(row.deadline_at), "local": local, "provisional": row.deadline_provisional, "kind": kind}
+        local = ticket.deadline_at.astimezone(self.calendar.zone).strftime("%Y-%m-%d %H:%M")
+        kind = lifecycle.deadline_kind(ticket.status)
+        return Deadline(ticket.deadline_at, local, ticket.deadline_provisional, kind)
 
 
 def _board_item(row: TicketRow, unit: str | None) -> board.Item:
@@ -326,12 +313,6 @@ HISTORY: Select[TicketRow, str] = (
     .where(TicketRow.caller_number == bindparam("number", type_=String))
     .order_by(case((TicketRow.closed_at.is_(None), 0), else_=1), TicketRow.created_at.desc(), TicketRow.id.desc())
     .limit(bindparam("limit", type_=Integer))
-)
-LAST_CALLBACK: Select[CallbackTaskRow] = (
-    select(CallbackTaskRow)
-    .where(CallbackTaskRow.number == bindparam("number"), CallbackTaskRow.done_at.is_not(None))
-    .order_by(CallbackTaskRow.done_at.desc())
-    .limit(1)
 )
 
 
@@ -364,7 +345,7 @@ def _fill_from_call(new: NewTicket, call: CallRow | None) -> NewTicket:
     return new
 
 
-def _ticket(row: TicketRow) -> Ticket:
+def ticket_of(row: TicketRow) -> Ticket:
     return Ticket(
         id=row.id, status=TicketStatus(row.status), category=Category(row.category) if row.category else None,
         urgency=Urgency(row.urgency), convenience=row.convenience, created_at=row.created_at, unit_id=row.unit_id,
@@ -373,19 +354,17 @@ def _ticket(row: TicketRow) -> Ticket:
     )  # fmt: skip
 
 
-def _history_item(row: TicketRow, unit_name: str | None) -> dict[str, Any]:
+def _history_item(row: TicketRow, unit_name: str | None) -> HistoryItem:
     content = row.content if len(row.content) <= SHORT_CONTENT else row.content[:SHORT_CONTENT] + "…"
-    return {
-        "id": row.id, "status": row.status, "category": row.category, "urgency": row.urgency, "content": content,
-        "unit_name": unit_name, "created_at": iso_utc(row.created_at), "deadline": iso_utc(row.deadline_at),
-        "deadline_provisional": row.deadline_provisional, "is_open": row.closed_at is None,
-        "guided_to": row.guided_to,
-        "unit": unit_name, "open": row.closed_at is None,  # the names hotline.pops reads
-    }  # fmt: skip
+    return HistoryItem(
+        row.id, TicketStatus(row.status), Category(row.category) if row.category else None, Urgency(row.urgency),
+        content, unit_name, row.created_at, row.deadline_at, row.deadline_provisional, row.closed_at is None,
+        row.guided_to,
+    )  # fmt: skip
 
 
-def _event(e: TicketEventRow) -> dict[str, Any]:
-    return {
-        "at": iso_utc(e.at), "by": e.by, "from": e.from_status, "to": e.to_status, "unit_id": e.unit_id,
-        "comment": e.comment, "changes": e.changes,
-    }  # fmt: skip
+def _event(e: TicketEventRow) -> TicketEvent:
+    return TicketEvent(
+        e.at, e.by, TicketStatus(e.from_status) if e.from_status else None, TicketStatus(e.to_status), e.unit_id,
+        e.comment, e.changes,
+    )  # fmt: skip

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ..errors import Invalid
-from .model import GUIDED_NUMBERS, Category, NewTicket, Unit, Urgency
+from .model import Category, NewTicket, Unit, Urgency
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0(?:10|2\d)[2-9]\d{7}$|^0[3-9]\d{2}[2-9]\d{6,7}$")
@@ -174,10 +174,6 @@ def new_ticket(body: Mapping[str, Any]) -> NewTicket:
         r.bad("direct", "an out-of-scope record (guided_to) is not a ticket to close directly; send one of the two")
     r.done()
     return ticket
-
-
-def guided_label(number: str) -> str:
-    return GUIDED_NUMBERS.get(number, "other")
 
 
 def ticket_changes(body: Mapping[str, Any]) -> dict[str, Any]:

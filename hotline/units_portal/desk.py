@@ -8,17 +8,17 @@ the meantime is not found, never moved.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..db.models import TicketRow, iso_utc
+from ..clock import iso_utc
+from ..db.models import TicketRow
 from ..tickets import deadlines, lifecycle
-from ..tickets.model import Transition
-from ..tickets.store import TicketStore
+from ..tickets.model import CaseFile, Transition
+from ..tickets.store import TicketStore, ticket_of
 from ..tickets.validate import Reader
 from .view import TEXT_NEEDED, UNIT_MOVES, unit_view
 
@@ -58,8 +58,8 @@ class UnitDesk:
 
     async def one(self, unit_id: int, ticket_id: int) -> dict[str, Any]:
         """One of the unit's tickets; TicketNotFound for any other (it may exist: the unit is not told)."""
-        full = await self.tickets.get(ticket_id, unit_id=unit_id)
-        return unit_view(self._with_return_until(full), unit_id)
+        case = await self.tickets.get(ticket_id, unit_id=unit_id)
+        return unit_view(self._with_return_until(case), unit_id)
 
     async def move(self, unit_id: int, ticket_id: int, body: dict[str, Any], user: str) -> dict[str, Any]:
         """签收, 办理, 反馈 (with the reply) or 退回 (with the reason), recorded as `unit:<user>`."""
@@ -75,9 +75,9 @@ class UnitDesk:
         r.done()
         assert to is not None
         by = f"unit:{user}"
-        full = await self.tickets.transition(ticket_id, Transition(to, by, None, comment), unit_id=unit_id)
+        case = await self.tickets.transition(ticket_id, Transition(to, by, None, comment), unit_id=unit_id)
         log.info("ticket %s: %s by %s (unit %s)", ticket_id, to, by, unit_id)
-        return unit_view(self._with_return_until(full), unit_id)
+        return unit_view(self._with_return_until(case), unit_id)
 
     def _summary(self, row: TicketRow) -> dict[str, Any]:
         """The ticket's fields the unit view reads, for the list (no events, calls or anything else)."""
@@ -86,16 +86,18 @@ class UnitDesk:
             "id": row.id, "status": row.status, "category": row.category, "urgency": row.urgency,
             "content": row.content, "district": row.district, "street": row.street, "address": row.address,
             "caller_number": row.caller_number, "caller_name": row.caller_name, "unit_id": row.unit_id,
-            "deadline": self.tickets.deadline_of(row), "is_open": is_open,
+            "deadline": deadline.to_json() if (deadline := self.tickets.deadline_of(ticket_of(row))) else None,
+            "is_open": is_open,
             "overdue": row.deadline_at is not None and is_open and self.tickets.clock() > row.deadline_at,
             "created_at": iso_utc(row.created_at), "dispatched_at": iso_utc(row.dispatched_at),
         }  # fmt: skip
 
-    def _with_return_until(self, full: dict[str, Any]) -> dict[str, Any]:
+    def _with_return_until(self, case: CaseFile) -> dict[str, Any]:
         """The full view plus until when the unit may still return the dispatch (退回)."""
-        if full.get("dispatched_at"):
+        full = case.to_json()
+        if case.ticket.dispatched_at is not None:
             cal = self.tickets.calendar
-            until = deadlines.return_deadline(cal, datetime.fromisoformat(full["dispatched_at"]))
+            until = deadlines.return_deadline(cal, case.ticket.dispatched_at)
             local = until.at.astimezone(cal.zone).strftime("%Y-%m-%d %H:%M")
-            full = {**full, "return_until": {"at": iso_utc(until.at), "local": local, "provisional": until.provisional}}
+            full["return_until"] = {"at": iso_utc(until.at), "local": local, "provisional": until.provisional}
         return full

@@ -15,7 +15,7 @@ import aiohttp
 from hotline.service import Service
 from hotline.settings import Settings
 from hotline.tickets import validate
-from hotline.tickets.model import Category, TicketStatus, Transition, Unit
+from hotline.tickets.model import CaseFile, Category, TicketStatus, Transition, Unit
 from tests.helpers import realparts
 from tests.helpers.polling import wait_for
 
@@ -53,13 +53,13 @@ def dialer(state: str) -> Any:
     return lambda m: "attempt_id" in m and m.get("state") == state
 
 
-async def replied_ticket(svc: Service) -> dict[str, Any]:
+async def replied_ticket(svc: Service) -> CaseFile:
     unit = await svc.tickets.units.add(Unit(None, "市住建局", "市直", ("057187001200",), (Category.COMPLAINT,)))
     body = {"caller_number": CITIZEN, "content": "小区电梯坏了一周", "category": "投诉举报", "seat": "8001"}
     view = await svc.tickets.create(validate.new_ticket(body))
     for move in (Transition(S.DISPATCHED, "8001", unit_id=unit.id), Transition(S.SIGNED, "unit"),
                  Transition(S.REPLIED, "unit", comment="电梯已修复")):  # fmt: skip
-        view = await svc.tickets.transition(view["id"], move)
+        view = await svc.tickets.transition(view.id, move)
     return view
 
 

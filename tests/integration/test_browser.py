@@ -128,14 +128,12 @@ async def test_wallboard_shows_tickets_past_their_deadline(service: Any, tab: Ta
     )
     async with service.tickets.engine.begin() as conn:  # filed days ago: its dispatch deadline has passed
         await conn.execute(
-            update(TicketRow)
-            .where(TicketRow.id == late["id"])
-            .values(deadline_at=datetime.now(UTC) - timedelta(days=4))
+            update(TicketRow).where(TicketRow.id == late.id).values(deadline_at=datetime.now(UTC) - timedelta(days=4))
         )
     page = tab.page
     await realparts.wallboard_login(page, service)
     await expect(page.locator("#tickets-board")).to_be_visible()
-    row = page.locator(f'#tb-late tr[data-ticket="{late["id"]}"]')
+    row = page.locator(f'#tb-late tr[data-ticket="{late.id}"]')
     await expect(row).to_contain_text("超期")
     await expect(row).to_contain_text("路口红绿灯坏了三天无人修")
     await expect(row).to_contain_text("派单")  # the hotline's own dispatch deadline
@@ -390,9 +388,9 @@ async def test_seat_files_a_ticket_from_the_pop_and_it_is_in_the_database(
     await page.click("#t-save")
     await expect(page.locator("#ticket-saved")).to_contain_text("已保存：工单 #")
     await expect(page.locator("#t-save")).to_be_disabled()
-    mine = [t for t in await service.tickets.history(caller) if t["id"] != older]
+    mine = [t for t in await service.tickets.history(caller) if t.id != older]
     assert len(mine) == 1
-    saved = await service.tickets.get(mine[0]["id"])
+    saved = (await service.tickets.get(mine[0].id)).to_json()
     assert (saved["category"], saved["district"], saved["content"], saved["seat"]) == (
         "投诉举报", "东城区", "夜间施工噪音扰民", "8007",
     )  # fmt: skip
@@ -400,7 +398,7 @@ async def test_seat_files_a_ticket_from_the_pop_and_it_is_in_the_database(
 
     await page.locator(f'#pop-history li[data-ticket="{older}"] button').click()  # 加入此工单, for real
     await expect(page.locator(f'#pop-history li[data-ticket="{older}"] button')).to_have_text("已加入")
-    joined = await service.tickets.get(older)
+    joined = (await service.tickets.get(older)).to_json()
     assert call_id in [c["call_id"] if isinstance(c, dict) else c for c in joined["calls"]], joined["calls"]
 
     await page.click("#hangup")

@@ -25,9 +25,9 @@ async def test_a_unit_signs_for_a_ticket_and_replies_on_its_page(service: Any, t
     new = NewTicket("13812345678", "小区路灯不亮已一周", Category.HELP, caller_name="王小明", district="东湖区",
                     address="东湖路 8 号", seat="8001")  # fmt: skip
     mine = await service.tickets.create(new)
-    await service.tickets.transition(mine["id"], Transition(TicketStatus.DISPATCHED, "8001", unit.id))
+    await service.tickets.transition(mine.id, Transition(TicketStatus.DISPATCHED, "8001", unit.id))
     theirs = await service.tickets.create(NewTicket("13900001111", "别的单位的工单", Category.HELP, seat="8001"))
-    await service.tickets.transition(theirs["id"], Transition(TicketStatus.DISPATCHED, "8001", other.id))
+    await service.tickets.transition(theirs.id, Transition(TicketStatus.DISPATCHED, "8001", other.id))
     add_user(service.settings.qa_users_path, USER, PASSWORD, role="unit", unit=unit.id)
 
     page = tab.page
@@ -44,7 +44,7 @@ async def test_a_unit_signs_for_a_ticket_and_replies_on_its_page(service: Any, t
 
     rows = page.locator("#tickets tr")
     await expect(rows).to_have_count(1)  # its own ticket only
-    row = page.locator(f'#tickets tr[data-ticket="{mine["id"]}"]')
+    row = page.locator(f'#tickets tr[data-ticket="{mine.id}"]')
     await expect(row).to_contain_text("派单")
     await expect(row.locator(".deadline")).not_to_have_text("—")
     await row.click()
@@ -65,7 +65,7 @@ async def test_a_unit_signs_for_a_ticket_and_replies_on_its_page(service: Any, t
     await expect(page.locator("#d-events")).to_contain_text("已联系供电所更换路灯")
     await expect(row).to_contain_text("反馈")
 
-    stored = await service.tickets.get(mine["id"])
+    stored = (await service.tickets.get(mine.id)).to_json()
     assert stored["status"] == "反馈"
     assert [(e["to"], e["by"]) for e in stored["events"]][-2:] == [("签收", f"unit:{USER}"), ("反馈", f"unit:{USER}")]
     assert not tab.errors, tab.errors

@@ -14,20 +14,20 @@ from hotline.callbacks.schedule import AttemptOutcome, Policy, Task, TaskStatus
 from hotline.callbacks.store import CallbackStore
 from hotline.db.models import CallbackRequestRow, CallbackTaskRow, CallRow
 from hotline.tickets import validate
-from hotline.tickets.model import Category, TicketStatus, Transition, Unit
+from hotline.tickets.model import CaseFile, Category, TicketStatus, Transition, Unit
 from tests.helpers.tickets_env import Env, at, env_fixture  # noqa: F401  (the `env` fixture)
 
 S = TicketStatus
 UNIT = Unit(None, "市住建局", "市直", ("057187001200",), (Category.COMPLAINT,), ("物业",), "")
 
 
-async def replied_ticket(env: Env, number: str = "13800138000") -> dict[str, Any]:
+async def replied_ticket(env: Env, number: str = "13800138000") -> CaseFile:
     unit = await env.tickets.units.add(UNIT)
     body = {"caller_number": number, "content": "小区电梯坏了一周", "category": "投诉举报", "seat": "8002"}
     view = await env.tickets.create(validate.new_ticket(body))
     for move in (Transition(S.DISPATCHED, "8002", unit_id=unit.id), Transition(S.SIGNED, "unit"),
                  Transition(S.REPLIED, "unit", comment="已修复")):  # fmt: skip
-        view = await env.tickets.transition(view["id"], move)
+        view = await env.tickets.transition(view.id, move)
     return view
 
 
@@ -38,22 +38,22 @@ def callbacks(env: Env) -> CallbackStore:
 async def test_a_reply_creates_one_callback_task(env: Env) -> None:
     env.clock.now = at("2026-09-30 17:00")  # the day before 国庆节
     view = await replied_ticket(env)
-    assert [c["status"] for c in view["callbacks"]] == ["pending"]
-    task = view["callbacks"][0]
+    assert [c["status"] for c in view.parts["callbacks"]] == ["pending"]
+    task = view.parts["callbacks"][0]
     assert task["deadline"] == {"at": at("2026-10-10 18:00").astimezone(UTC).isoformat(), "provisional": False}
     assert (task["preferred_seat"], task["number"], task["kind"]) == ("8002", "13800138000", "回访")
     store = callbacks(env)
     due = await store.due(at("2026-10-08 09:00"))
     assert [t.id for t in due] == [task["id"]]
     # 重办 and a second reply: a second task, for the second reply
-    await env.tickets.transition(view["id"], Transition(S.REDO, "8002", comment="不满意"))
-    again = await env.tickets.transition(view["id"], Transition(S.REPLIED, "unit"))
-    assert len(again["callbacks"]) == 2
+    await env.tickets.transition(view.id, Transition(S.REDO, "8002", comment="不满意"))
+    again = await env.tickets.transition(view.id, Transition(S.REPLIED, "unit"))
+    assert len(again.parts["callbacks"]) == 2
 
 
 async def test_a_reply_in_december_reaching_2027_is_provisional(env: Env) -> None:
     env.clock.now = at("2026-12-30 10:00")
-    task = (await replied_ticket(env))["callbacks"][0]
+    task = (await replied_ticket(env)).parts["callbacks"][0]
     assert task["deadline"]["provisional"] is True
     view = await callbacks(env).leader_view(at("2026-12-30 11:00"))
     assert view["calendar_warnings"] and "2027" in view["calendar_warnings"][0]
@@ -62,11 +62,11 @@ async def test_a_reply_in_december_reaching_2027_is_provisional(env: Env) -> Non
 async def test_claimed_once_retried_then_unreachable(env: Env) -> None:
     view = await replied_ticket(env)
     store = callbacks(env)
-    task = await store.task(view["callbacks"][0]["id"])
+    task = await store.task(view.parts["callbacks"][0]["id"])
     first = await store.claim(task, "8002", near=False)
     assert first is not None
     assert await store.claim(task, "8003", near=False) is None  # never twice at once
-    assert await store.busy_tickets() == frozenset({view["id"]})
+    assert await store.busy_tickets() == frozenset({view.id})
     after = await store.end_attempt(first, AttemptOutcome.BUSY, "BUSY")
     assert after is not None and after.status is TaskStatus.PENDING and after.attempts == 1
     assert await store.end_attempt(first, AttemptOutcome.BUSY, "BUSY") is None  # an end seen twice
@@ -81,14 +81,14 @@ async def test_claimed_once_retried_then_unreachable(env: Env) -> None:
     got = await store.get(task.id)
     assert got["outcome"] == "无法联系"
     assert [a["outcome"] for a in got["history"]] == ["busy", "no_answer", "no_answer"]
-    assert (await env.tickets.last_callback("138-0013-8000"))["outcome"] == "无法联系"  # type: ignore[index]
+    assert (await callbacks(env).last_callback("138-0013-8000")).outcome == "无法联系"  # type: ignore[union-attr]
 
 
-async def reached(env: Env, seat: str) -> tuple[dict[str, Any], CallbackStore, Task, str]:
+async def reached(env: Env, seat: str) -> tuple[CaseFile, CallbackStore, Task, str]:
     """A replied ticket whose callback attempt by `seat` reached the citizen: (ticket, store, task, attempt)."""
     view = await replied_ticket(env)
     store = callbacks(env)
-    task = await store.task(view["callbacks"][0]["id"])
+    task = await store.task(view.parts["callbacks"][0]["id"])
     attempt = await store.claim(task, seat, near=False)
     assert attempt is not None
     await store.mark(attempt, "seat")
@@ -130,12 +130,12 @@ async def test_an_outcome_moves_the_ticket_and_ends_the_task_in_one_transaction(
     body = {"outcome": "不满意", "comment": "电梯还是坏的", "by": "8002"}
     with pytest.raises(RuntimeError, match="went away"):
         await outcome.record_outcome(store, env.tickets, None, task.id, body)
-    assert (await env.tickets.get(view["id"]))["status"] == S.REPLIED.value
+    assert (await env.tickets.get(view.id)).status == S.REPLIED.value
     assert (await store.task(task.id)).status is TaskStatus.REACHED
     monkeypatch.setattr(outcome, "record_in", real)
     done = await outcome.record_outcome(store, env.tickets, None, task.id, body)
     assert done["status"] == TaskStatus.DONE.value and done["outcome"] == "不满意"
-    assert (await env.tickets.get(view["id"]))["status"] == S.REDO.value
+    assert (await env.tickets.get(view.id)).status == S.REDO.value
 
 
 async def test_a_task_and_its_history_come_from_one_snapshot(env: Env) -> None:
@@ -154,7 +154,7 @@ async def test_a_task_and_its_history_come_from_one_snapshot(env: Env) -> None:
         assert (got["status"], [a["ended_at"] for a in got["history"]]) == ("reached", [None])
         await store.survey_fallback(attempt, AttemptOutcome.ANSWERED, "timeout")
         statements.clear()
-        [got] = await store.for_ticket(view["id"])
+        [got] = await store.for_ticket(view.id)
         assert len(statements) == 1, statements
     finally:
         event.remove(env.store.engine.sync_engine, "before_cursor_execute", seen)

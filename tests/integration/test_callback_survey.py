@@ -14,6 +14,7 @@ import pytest
 from hotline.demo import phones
 from hotline.service import Service
 from hotline.settings import Settings
+from hotline.tickets.model import CaseFile
 from hotline.topics import TOPIC_DIALER, TOPIC_SEAT
 from tests.helpers import realparts
 from tests.helpers.callbacks import CITIZEN, Clock, at, dialer, post, ready_seat, replied_ticket, running, tear_down
@@ -27,9 +28,9 @@ def survey_settings(cb_settings: Settings) -> Settings:
     return cb_settings.model_copy(update={"callback_survey": True, "ivr_retries": 0, "ivr_digit_timeout_s": 3})
 
 
-async def marked_task(svc: Service) -> tuple[dict[str, Any], int]:
+async def marked_task(svc: Service) -> tuple[CaseFile, int]:
     ticket = await replied_ticket(svc)
-    task_id = ticket["callbacks"][0]["id"]
+    task_id = ticket.parts["callbacks"][0]["id"]
     status, body = await post(svc, f"{svc.url}/api/callbacks/{task_id}/survey", {"survey": "yes"})
     assert status == 400 and body["details"]["field"] == "survey"
     status, body = await post(svc, f"{svc.url}/api/callbacks/{task_id}/survey", {"survey": True})
@@ -59,7 +60,7 @@ async def test_citizen_presses_3_and_the_ticket_is_redone(survey_settings: Setti
         assert (task["status"], task["outcome"], task["done_by"]) == ("done", "不满意", "IVR"), task
         [attempt] = task["history"]
         assert (attempt["seat"], attempt["outcome"]) == ("IVR", "answered") and attempt["answered_at"]
-        after = await svc.tickets.get(ticket["id"])
+        after = (await svc.tickets.get(ticket.id)).to_json()
         assert after["status"] == "重办" and "不满意" in after["events"][-1]["comment"]
         invite = realparts.messages_of(citizen).split("INVITE sip:")[1]
         assert invite.startswith(CITIZEN) and 'P-Asserted-Identity: "12345" <sip:12345@' in invite  # the hotline's
@@ -76,7 +77,7 @@ async def test_no_key_falls_back_to_a_seat_callback(survey_settings: Settings, t
         task = await settled(svc, task_id)
         assert (task["status"], task["survey"], task["attempts"], task["outcome"]) == ("pending", False, 0, None)
         assert task["history"][0]["dial_status"] == "timeout"
-        assert (await svc.tickets.get(ticket["id"]))["status"] == "反馈"  # nothing recorded on the ticket
+        assert (await svc.tickets.get(ticket.id)).status == "反馈"  # nothing recorded on the ticket
         assert await silent.wait(20) == 0, silent.errors()
         # the next round gives it to the ticket's seat, agent first, like any callback
         await ready_seat(svc, sub)

@@ -57,14 +57,14 @@ async def test_seat_first_then_citizen_outcome_moves_the_ticket(cb_settings: Set
     clock = Clock(at("2026-11-25 10:00"), ticking=True)  # a Wednesday, inside the morning window
     async with running(cb_settings, clock) as svc, svc.bus.subscribe(TOPIC_SEAT, TOPIC_DIALER) as sub:
         ticket = await replied_ticket(svc)
-        task_id = ticket["callbacks"][0]["id"]
+        task_id = ticket.parts["callbacks"][0]["id"]
         await ready_seat(svc, sub)
         seat = await realparts.traced_seat_phone("8001", 500, tmp_path)
         citizen = await talking.called_citizen_talks(tmp_path, ring_ms=1000)  # sends a tone: a recording to hear
         started = await svc.dialer.tick()  # type: ignore[union-attr]
         assert started == [f"cb-{task_id}-1"]
         pop = await wait_for(sub, dialer("ringing"))
-        assert pop["seat"] == "8001" and pop["pop"]["ticket"]["id"] == ticket["id"]
+        assert pop["seat"] == "8001" and pop["pop"]["ticket"]["id"] == ticket.id
         assert "电梯已修复" in pop["pop"]["script"] and "满意" in pop["pop"]["script"]
         await wait_for(sub, dialer("dialing_citizen"))
         await wait_for(sub, dialer("talking"))
@@ -85,7 +85,7 @@ async def test_seat_first_then_citizen_outcome_moves_the_ticket(cb_settings: Set
         status, body = await post(svc, base, {"outcome": "满意", "comment": "修好了", "by": "8001"})
         assert status == 200, body
         assert body["status"] == "done" and body["outcome"] == "满意"
-        assert (await svc.tickets.get(ticket["id"]))["status"] == "回访"
+        assert (await svc.tickets.get(ticket.id)).status == "回访"
         await asyncio.sleep(max(0.0, 5 - (time.monotonic() - talking_since)))  # some talk to record
         await realparts.hang_up_all(svc.client)
         ended = await wait_for(sub, dialer("ended"))
@@ -93,7 +93,9 @@ async def test_seat_first_then_citizen_outcome_moves_the_ticket(cb_settings: Set
         assert ended["outcome"] == "answered"
         got = await svc.callbacks.get(task_id)
         assert [a["outcome"] for a in got["history"]] == ["answered"] and got["status"] == "done"
-        assert (await svc.tickets.last_callback(CITIZEN))["outcome"] == "满意"  # type: ignore[index]
+        assert (await svc.callbacks.last_callback(CITIZEN)).outcome == "满意"  # type: ignore[union-attr]
+        last = await svc.history.last_callback(CITIZEN)  # what the next pop shows
+        assert last is not None and last["result"] == "满意" and last["ticket_id"] == ticket.id
         # recorded (回访 too): one file named by the attempt id, as long as the talk, catalogued with the ticket
         attempt = await svc.callbacks.attempt(started[0])
         assert attempt is not None and attempt.answered_at is not None and attempt.ended_at is not None
@@ -104,7 +106,7 @@ async def test_seat_first_then_citizen_outcome_moves_the_ticket(cb_settings: Set
         assert (rec["seat"], rec["caller_number"], rec["ticket_id"], rec["queue"]) == (
             "8001",
             CITIZEN,
-            ticket["id"],
+            ticket.id,
             "回访",
         )
         assert rec["status"] == "ok" and abs(rec["call_s"] - talk_s) < 0.01, rec
@@ -114,7 +116,7 @@ async def test_seat_first_then_citizen_outcome_moves_the_ticket(cb_settings: Set
         assert abs(measured - talk_s) <= 1.0, (measured, talk_s)
         citizen_side, seat_side = await asyncio.to_thread(rms, path, 1), await asyncio.to_thread(rms, path, 2)
         assert citizen_side > 0.02 and seat_side < citizen_side / 10, (citizen_side, seat_side)  # citizen left
-        assert await svc.recordings.store.tickets_of(started[0]) == [ticket["id"]]  # the QA page shows the ticket
+        assert await svc.recordings.store.tickets_of(started[0]) == [ticket.id]  # the QA page shows the ticket
         await tear_down(svc, seat, citizen)
 
 
@@ -122,7 +124,7 @@ async def test_outside_the_window_nothing_busy_is_retried_later(cb_settings: Set
     clock = Clock(at("2026-11-25 12:30"))  # lunch: outside the windows
     async with running(cb_settings, clock) as svc, svc.bus.subscribe(TOPIC_SEAT, TOPIC_DIALER) as sub:
         ticket = await replied_ticket(svc)
-        task_id = ticket["callbacks"][0]["id"]
+        task_id = ticket.parts["callbacks"][0]["id"]
         await ready_seat(svc, sub)
         seat = await realparts.seat_phone("8001", 300, tmp_path, calls=2)
         assert await svc.dialer.tick() == []  # type: ignore[union-attr]
@@ -160,7 +162,7 @@ async def test_outside_the_window_nothing_busy_is_retried_later(cb_settings: Set
             {"outcome": "不满意", "comment": "电梯还是坏的", "by": "8001"},
         )
         assert status == 200, body
-        after = await svc.tickets.get(ticket["id"])
+        after = (await svc.tickets.get(ticket.id)).to_json()
         assert after["status"] == "重办" and "电梯还是坏的" in after["events"][-1]["comment"]
         await tear_down(svc, seat, citizen)
 
@@ -169,7 +171,7 @@ async def test_restart_mid_call_loses_nothing_dials_nothing_twice(cb_settings: S
     clock = Clock(at("2026-11-25 15:00"))
     async with running(cb_settings, clock) as svc, svc.bus.subscribe(TOPIC_SEAT, TOPIC_DIALER) as sub:
         ticket = await replied_ticket(svc)
-        task_id = ticket["callbacks"][0]["id"]
+        task_id = ticket.parts["callbacks"][0]["id"]
     async with running(cb_settings, clock) as svc, svc.bus.subscribe(TOPIC_SEAT, TOPIC_DIALER) as sub:
         assert [t.id for t in await svc.callbacks.due(clock.now)] == [task_id]  # the task survived a restart
         await ready_seat(svc, sub)
@@ -210,7 +212,7 @@ async def test_seat_page_shows_the_callback_and_records_the_outcome(
         ticket = await replied_ticket(svc)
         page = await seat_page(tab, svc)
         await expect(page.locator("#callback")).to_be_hidden()
-        due = page.locator(f'#cb-due-list li[data-task="{ticket["callbacks"][0]["id"]}"]')  # the seat's own list
+        due = page.locator(f'#cb-due-list li[data-task="{ticket.parts["callbacks"][0]["id"]}"]')  # the seat's own list
         await expect(due).to_contain_text(CITIZEN)
         seat = await realparts.seat_phone("8001", 1500, tmp_path)
         citizen = await phones.unit_phone(
@@ -220,7 +222,7 @@ async def test_seat_page_shows_the_callback_and_records_the_outcome(
         await expect(page.locator("#cb-state")).to_have_text("振铃")
         await expect(page.locator("#cb-number")).to_have_text(CITIZEN)
         await expect(page.locator("#cb-script")).to_contain_text("电梯已修复")
-        await expect(page.locator("#cb-ticket")).to_contain_text(f"#{ticket['id']}")
+        await expect(page.locator("#cb-ticket")).to_contain_text(f"#{ticket.id}")
         await expect(page.locator("#cb-state")).to_have_text("通话中", timeout=15 * SECOND)
         await page.check('input[name="cb-outcome"][value="不满意"]')
         await page.click("#cb-save")  # 不满意 without a comment: refused, the page says why
@@ -231,8 +233,8 @@ async def test_seat_page_shows_the_callback_and_records_the_outcome(
         await expect(page.locator("#cb-saved")).to_contain_text("基本满意")
         await expect(page.locator("#cb-state")).to_have_text("已记录")
         await expect(page.locator("#cb-due")).to_be_hidden()  # nothing left to call back
-        assert (await svc.tickets.get(ticket["id"]))["status"] == "回访"
-        got = await svc.callbacks.get(ticket["callbacks"][0]["id"])
+        assert (await svc.tickets.get(ticket.id)).status == "回访"
+        got = await svc.callbacks.get(ticket.parts["callbacks"][0]["id"])
         assert (got["outcome"], got["comment"], got["done_by"]) == ("基本满意", "还可以", "8001")
         assert not tab.errors, tab.errors
         await tear_down(svc, seat, citizen)
@@ -250,7 +252,7 @@ async def test_seat_page_marks_a_callback_for_the_automated_survey(cb_settings: 
     clock = Clock(at("2026-11-25 14:05"))
     async with running(cb_settings.model_copy(update={"callback_survey": True}), clock) as svc:
         ticket = await replied_ticket(svc)
-        task_id = ticket["callbacks"][0]["id"]
+        task_id = ticket.parts["callbacks"][0]["id"]
         page = await seat_page(tab, svc)
         due = page.locator(f'#cb-due-list li[data-task="{task_id}"]')
         await expect(due).to_contain_text(CITIZEN)
@@ -288,7 +290,7 @@ async def test_seat_page_offers_no_survey_mark_when_the_feature_is_off(cb_settin
     async with running(cb_settings, clock) as svc:  # HOTLINE_CALLBACK_SURVEY is off by default
         assert svc.settings.callback_survey is False
         ticket = await replied_ticket(svc)
-        task_id = ticket["callbacks"][0]["id"]
+        task_id = ticket.parts["callbacks"][0]["id"]
         await svc.callbacks.mark_survey(task_id, True)  # marked through the API: with the feature off, a seat calls
         page = await seat_page(tab, svc)
         due = page.locator(f'#cb-due-list li[data-task="{task_id}"]')
@@ -305,7 +307,7 @@ async def test_seat_not_answering_is_not_counted_against_the_citizen(cb_settings
     clock = Clock(at("2026-11-25 09:30"))
     async with running(cb_settings, clock) as svc, svc.bus.subscribe(TOPIC_SEAT, TOPIC_DIALER) as sub:
         ticket = await replied_ticket(svc)
-        task_id = ticket["callbacks"][0]["id"]
+        task_id = ticket.parts["callbacks"][0]["id"]
         await ready_seat(svc, sub)
         # the seat's phone rings and is never picked up (a phone that answers CANCEL properly)
         seat = await phones.unit_phone(tmp_path, ring_ms=30000, name="seat-away", port=phones.SEAT_PORT_BASE + 1)
@@ -330,7 +332,7 @@ async def test_wallboard_raises_overdue_callbacks(cb_settings: Settings, tab: Ta
         await expect(page.locator("#callbacks")).to_be_visible()
         await expect(page.locator("#cb-overdue")).to_have_text("1")
         await expect(page.locator("#t-cb-overdue")).to_have_class("tile bad")
-        row = page.locator(f'#cb-raised tr[data-task="{ticket["callbacks"][0]["id"]}"]')
+        row = page.locator(f'#cb-raised tr[data-task="{ticket.parts["callbacks"][0]["id"]}"]')
         await expect(row).to_contain_text("暂定")
         await expect(page.locator("#cb-warnings")).to_contain_text("2027")
         assert not tab.errors, tab.errors

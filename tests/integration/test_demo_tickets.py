@@ -29,12 +29,12 @@ async def test_each_answered_call_gets_the_ticket_its_seat_would_file(env: Env) 
     for n in range(30):
         call = CallSnapshot(f"1764032523.{n}", CallState.ENDED, REPEAT_CALLERS[n % 3], None, "12345", T0, seat="8001")
         lines.append(await file_ticket(env.tickets, call, rng))
-    tickets = [t for number in REPEAT_CALLERS for t in await env.tickets.history(number, 100)]
+    tickets = [t.to_json() for number in REPEAT_CALLERS for t in await env.tickets.history(number, 100)]
     assert len(tickets) == 30 and {t["category"] for t in tickets} == {c.value for c, _ in MATTERS}
     statuses = Counter((t["category"], t["status"]) for t in tickets)
     assert {s for (c, s) in statuses if c in ("咨询", "表扬")} == {"直办"}
     assert {s for (c, s) in statuses if c not in ("咨询", "表扬")} == {"派单"}
-    first = await env.tickets.get(tickets[0]["id"])
+    first = (await env.tickets.get(tickets[0]["id"])).to_json()
     assert first["seat"] == "8001" and first["calls"] and first["calls"][0].startswith("1764032523.")
     assert all(line.startswith("  ticket #") and "seat 8001" in line for line in lines)
     assert any("dispatched to 市住建局" in line for line in lines)

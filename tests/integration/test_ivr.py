@@ -164,7 +164,7 @@ async def test_survey_stores_every_level_on_the_call_the_seat_and_the_ticket(
             validate.new_ticket({"call_id": rated["call_id"], "caller_number": "13900139042", "content": "路灯不亮",
                                  "category": "求助"})
         )  # fmt: skip
-        assert [(s["call_id"], s["label"]) for s in (await svc.tickets.get(ticket["id"]))["surveys"]] == [
+        assert [(s["call_id"], s["label"]) for s in (await svc.tickets.get(ticket.id)).parts["surveys"]] == [
             (rated["call_id"], "满意")
         ]
         await done(svc, *sipp)

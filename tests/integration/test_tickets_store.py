@@ -38,9 +38,13 @@ def new(**fields: Any) -> Any:
 
 
 async def test_a_ticket_round_trip_with_its_first_event(env: Env) -> None:
-    view = await env.tickets.create(new(seat="8001", district="东湖区", address="东湖路 8 号"))
-    got = await env.tickets.get(view["id"])
-    assert got == view
+    case = await env.tickets.create(new(seat="8001", district="东湖区", address="东湖路 8 号"))
+    assert await env.tickets.get(case.id) == case  # typed values: the same case file, read again
+    assert (case.status, case.ticket.category, case.deadline and case.deadline.kind) == (
+        S.ACCEPTED, Category.COMPLAINT, "dispatch",
+    )  # fmt: skip
+    assert [(e.from_status, e.to_status) for e in case.events] == [(None, S.ACCEPTED)]
+    got = case.to_json()  # what the API returns
     assert (got["status"], got["category"], got["caller_number"], got["seat"]) == (
         "受理",
         "投诉举报",
@@ -63,7 +67,7 @@ async def test_a_ticket_bound_to_a_call_takes_the_number_and_seat_from_it(env: E
         dialed="12345", started_at=env.clock.now, seat="8002",
     )  # fmt: skip
     await env.store.save_call(call)
-    view = await env.tickets.create(new(caller_number=None, call_id=call.call_id))
+    view = (await env.tickets.create(new(caller_number=None, call_id=call.call_id))).to_json()
     assert (view["caller_number"], view["seat"], view["calls"]) == ("13900139000", "8002", [call.call_id])
     await env.store.save_call(replace(call, call_id="anon.1", caller_number="anonymous"))
     before = await everything(env)
@@ -74,7 +78,7 @@ async def test_a_ticket_bound_to_a_call_takes_the_number_and_seat_from_it(env: E
 
 async def test_the_whole_lifecycle_records_who_when_and_why(env: Env) -> None:
     unit = await env.tickets.units.add(HOUSING)
-    view = await env.tickets.create(new(seat="8001"))
+    view = (await env.tickets.create(new(seat="8001"))).to_json()
     tid = view["id"]
     steps = [
         (S.DISPATCHED, "8001", unit.id, "请核实施工许可"),
@@ -86,7 +90,7 @@ async def test_the_whole_lifecycle_records_who_when_and_why(env: Env) -> None:
     ]
     for i, (to, by, unit_id, comment) in enumerate(steps):
         env.clock.now += timedelta(hours=1)
-        view = await env.tickets.transition(tid, Transition(to, by, unit_id, comment))
+        view = (await env.tickets.transition(tid, Transition(to, by, unit_id, comment))).to_json()
         assert view["status"] == to and len(view["events"]) == i + 2
     events = view["events"]
     assert [(e["from"], e["to"]) for e in events][1:3] == [("受理", "派单"), ("派单", "签收")]
@@ -99,7 +103,7 @@ async def test_the_whole_lifecycle_records_who_when_and_why(env: Env) -> None:
 
 async def test_refused_moves_and_edits_change_nothing(env: Env) -> None:
     unit = await env.tickets.units.add(HOUSING)
-    tid = (await env.tickets.create(new()))["id"]
+    tid = (await env.tickets.create(new())).id
     before = await everything(env)
     with pytest.raises(IllegalTicketTransition, match="受理 → 办结 is not allowed"):
         await env.tickets.transition(tid, Transition(S.CLOSED, "8001"))
@@ -122,13 +126,15 @@ async def test_a_refused_direct_close_saves_no_ticket(env: Env) -> None:
     with pytest.raises(IllegalTicketTransition, match="only 咨询 and 表扬"):
         await env.tickets.create(new(direct=True, call_id="c1"))
     assert await everything(env) == {"tickets": [], "ticket_calls": [], "ticket_events": [], "units": []}
-    done = await env.tickets.create(new(category="咨询", content="公积金提取需要什么材料", direct=True, seat="8001"))
+    done = (
+        await env.tickets.create(new(category="咨询", content="公积金提取需要什么材料", direct=True, seat="8001"))
+    ).to_json()
     assert done["status"] == "直办" and not done["is_open"] and done["deadline"] is None
     assert [(e["from"], e["to"]) for e in done["events"]] == [(None, "受理"), ("受理", "直办")]
 
 
 async def test_out_of_scope_calls_are_recorded_with_the_number_given(env: Env) -> None:
-    view = await env.tickets.create(new(category=None, content="家中被盗", guided_to="110", seat="8001"))
+    view = (await env.tickets.create(new(category=None, content="家中被盗", guided_to="110", seat="8001"))).to_json()
     assert (view["status"], view["guided_to"], view["guided_label"], view["is_open"]) == (
         "非受理",
         "110",
@@ -139,45 +145,45 @@ async def test_out_of_scope_calls_are_recorded_with_the_number_given(env: Env) -
 
 
 async def test_edits_before_dispatch_recompute_the_deadline_and_are_logged(env: Env) -> None:
-    tid = (await env.tickets.create(new()))["id"]
-    view = await env.tickets.update(tid, {"urgency": Urgency.EMERGENCY, "address": "东湖路 8 号"}, "8001")
+    tid = (await env.tickets.create(new())).id
+    view = (await env.tickets.update(tid, {"urgency": Urgency.EMERGENCY, "address": "东湖路 8 号"}, "8001")).to_json()
     assert view["urgency"] == "emergency" and view["deadline"]["local"] == "2026-11-25 10:00"  # at once
     assert view["events"][-1]["changes"] == {"urgency": ["normal", "emergency"], "address": [None, "东湖路 8 号"]}
     assert view["overdue"] is False
     env.clock.now += timedelta(minutes=5)
-    assert (await env.tickets.get(tid))["overdue"] is True
+    assert (await env.tickets.get(tid)).overdue is True
 
 
 async def test_an_emergency_dispatch_says_whom_to_phone(env: Env) -> None:
     unit = await env.tickets.units.add(CITY)
-    tid = (await env.tickets.create(new(urgency="emergency")))["id"]
-    view = await env.tickets.transition(tid, Transition(S.DISPATCHED, "8001", unit.id))
+    tid = (await env.tickets.create(new(urgency="emergency"))).id
+    view = (await env.tickets.transition(tid, Transition(S.DISPATCHED, "8001", unit.id))).to_json()
     assert view["phone_unit"] == {"name": "东湖区城管局", "phones": ["057186102000", "13800571200"]}
     assert view["deadline"]["local"] == "2026-11-25 10:00"
 
 
 async def test_repeat_calls_are_added_once_and_not_to_closed_tickets(env: Env) -> None:
-    tid = (await env.tickets.create(new(call_id="c1")))["id"]
+    tid = (await env.tickets.create(new(call_id="c1"))).id
     await env.tickets.add_call(tid, "c2", "8002")
-    view = await env.tickets.add_call(tid, "c2", "8002")  # again: nothing new
+    view = (await env.tickets.add_call(tid, "c2", "8002")).to_json()  # again: nothing new
     assert view["calls"] == ["c1", "c2"] and len(view["events"]) == 2
-    closed = (await env.tickets.create(new(category=None, guided_to="120")))["id"]
+    closed = (await env.tickets.create(new(category=None, guided_to="120"))).id
     with pytest.raises(TicketClosed, match="starts a new ticket"):
         await env.tickets.add_call(closed, "c3", "8002")
 
 
 async def test_a_ticket_shows_the_survey_of_each_of_its_calls(env: Env) -> None:
     surveys = SurveyStore(env.store.engine)
-    tid = (await env.tickets.create(new(call_id="c1", seat="8001")))["id"]
+    tid = (await env.tickets.create(new(call_id="c1", seat="8001"))).id
     await env.tickets.add_call(tid, "c2", "8002")
-    assert (await env.tickets.get(tid))["surveys"] == []  # not rated (yet): a survey may come after the ticket
+    assert (await env.tickets.get(tid)).parts["surveys"] == []  # not rated (yet): a survey may come after the ticket
     first = at("2026-11-25 10:01")
     await surveys.save(SurveyResult("c1", "8001", "hotline", "13800138000", 5, 2, "满意", True, "answered", first))
     await surveys.save(
         SurveyResult("c2", "8002", "hotline", "13800138000", 5, None, "未评价", None, "timeout", first + timedelta(1))
     )
     await surveys.save(SurveyResult("c9", "8003", "hotline", "13900000000", 3, 1, "满意", True, "answered", first))
-    view = await env.tickets.get(tid)
+    view = (await env.tickets.get(tid)).to_json()
     assert [(s["call_id"], s["seat"], s["label"], s["level"], s["reason"]) for s in view["surveys"]] == [
         ("c1", "8001", "满意", 2, "answered"),
         ("c2", "8002", "未评价", None, "timeout"),
@@ -193,11 +199,11 @@ async def test_history_puts_open_tickets_first_then_the_newest(env: Env) -> None
         env.clock.now = at("2026-11-20 09:00") + timedelta(hours=i)
         direct = category == "咨询"
         ids.append(
-            (await env.tickets.create(new(category=category, direct=direct, content=f"第{i}件" + "很长" * 40)))["id"]
+            (await env.tickets.create(new(category=category, direct=direct, content=f"第{i}件" + "很长" * 40))).id
         )
     await env.tickets.create(new(caller_number="13900139000"))  # someone else
     await env.tickets.transition(ids[1], Transition(S.DISPATCHED, "8001", unit.id))
-    history = await env.tickets.history("138 0013 8000")
+    history = [h.to_json() for h in await env.tickets.history("138 0013 8000")]
     assert [h["id"] for h in history] == [ids[2], ids[1], ids[3], ids[0]]
     assert [h["is_open"] for h in history] == [True, True, False, False]
     first = history[1]
@@ -206,7 +212,6 @@ async def test_history_puts_open_tickets_first_then_the_newest(env: Env) -> None
     assert set(first) >= {"id", "status", "category", "content", "unit_name", "created_at", "deadline", "is_open"}
     assert len(await env.tickets.history("13800138000", limit=2)) == 2
     assert await env.tickets.history("anonymous") == []
-    assert await env.tickets.last_callback("13800138000") is None
 
 
 async def test_the_unit_directory(env: Env) -> None:
@@ -220,7 +225,7 @@ async def test_the_unit_directory(env: Env) -> None:
         await env.tickets.units.add(HOUSING)
     renamed = await env.tickets.units.replace(units[0].id or 0, replace(HOUSING, name="市住房和城乡建设局"))
     assert (await env.tickets.units.get(units[0].id or 0)).name == renamed.name == "市住房和城乡建设局"
-    tid = (await env.tickets.create(new()))["id"]
+    tid = (await env.tickets.create(new())).id
     await env.tickets.transition(tid, Transition(S.DISPATCHED, "8001", units[1].id))
     with pytest.raises(UnitConflict, match="has 1 ticket"):
         await env.tickets.units.delete(units[1].id or 0)
@@ -277,7 +282,7 @@ async def test_history_stays_fast_with_a_million_tickets(env: Env) -> None:
     assert scans == [("Index Scan", "ix_tickets_caller_number_created_at")], plan
     assert plan[0]["Execution Time"] < 50, plan  # milliseconds
     started = time.perf_counter()
-    history = await env.tickets.history("13900012345")
+    history = [h.to_json() for h in await env.tickets.history("13900012345")]
     assert time.perf_counter() - started < 0.5
     # g = 12345 + k * 200000 for k = 0..4: only k = 1 is open (g % 7 == 0); the others newest (smallest g) first
     assert [(h["id"], h["is_open"]) for h in history] == [
@@ -305,8 +310,8 @@ async def test_a_ticket_is_read_in_one_snapshot_while_others_commit(env: Env) ->
 
     env.tickets.parts["seen_events"] = concurrent_reply
     try:
-        view = await env.tickets.get(ticket["id"])
+        view = (await env.tickets.get(ticket.id)).to_json()
     finally:
         del env.tickets.parts["seen_events"]
     assert view["seen_events"] == len(view["events"]) == 1, "the view saw a commit made after it began"
-    assert [e["comment"] for e in (await env.tickets.get(ticket["id"]))["events"]][-1] == "mid-read"
+    assert [e.comment for e in (await env.tickets.get(ticket.id)).events][-1] == "mid-read"

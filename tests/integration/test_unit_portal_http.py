@@ -108,7 +108,7 @@ async def test_a_unit_sees_only_its_own_tickets_as_the_unit_view(portal: Portal)
         assert got["error"] == missing["error"] == "ticket-not-found"
         assert got["message"] == missing["message"].replace("999999", str(hidden))
         await p.call("donghu", "POST", f"/api/units/{dh}/tickets/{hidden}/transitions", 404, {"to": "签收"})
-    assert (await p.env.tickets.get(other_id))["status"] == "派单"  # not moved
+    assert (await p.env.tickets.get(other_id)).status == "派单"  # not moved
 
     # another unit's list, and the hotline's own routes, are refused to a unit
     assert (await p.call("donghu", "GET", f"/api/units/{xh}/tickets", 403))["error"] == "not-your-unit"
@@ -140,7 +140,7 @@ async def test_sign_handle_reply_through_the_lifecycle(portal: Portal) -> None:
     replied = await p.call("donghu", "POST", moves, 200, {"to": "反馈", "comment": "已更换楼道灯"})
     assert replied["status"] == "反馈" and replied["moves"] == []
     assert replied["events"][-1]["comment"] == "已更换楼道灯"
-    full = await p.env.tickets.get(tid)  # the hotline's view: the same history, and the 回访 it creates
+    full = (await p.env.tickets.get(tid)).to_json()  # the hotline's view: the same history, and the 回访 it creates
     assert full["status"] == "反馈" and [e["by"] for e in full["events"]][-3:] == ["unit:donghu-unit"] * 3
     assert full["callbacks"] and full["events"][-1]["comment"] == "已更换楼道灯"
     illegal = await p.call("donghu", "POST", moves, 409, {"to": "签收"})
@@ -162,7 +162,7 @@ async def test_a_return_within_one_working_day_and_not_after(portal: Portal) -> 
     assert refused["error"] == "illegal-transition"
     assert "a unit may return a wrong dispatch only within 1 working day" in refused["message"]
     assert "2026-11-26 18:00" in refused["message"]
-    assert (await p.env.tickets.get(late))["status"] == "派单"
+    assert (await p.env.tickets.get(late)).status == "派单"
 
     # the hotline re-dispatches the returned one (改派): it is the other unit's now, and gone from this one
     await p.call("seat", "POST", f"/api/tickets/{on_time}/transitions", 200,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hotline.tickets import validate
-from hotline.tickets.model import Category, Urgency
+from hotline.tickets.model import Category, Urgency, guided_label
 from hotline.tickets.units import UnitFileError, load_units, parse_csv, parse_yaml
 from hotline.tickets.validate import InvalidInput, normalise_phone
 
@@ -100,7 +100,7 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_out_of_scope_records_need_no_category() -> None:
     t = validate.new_ticket({"caller_number": "13800138000", "content": "家中失窃", "guided_to": "110"})
     assert t.guided_to == "110" and t.category is None
-    assert validate.guided_label("110") == "公安报警" and validate.guided_label("12315") == "other"
+    assert guided_label("110") == "公安报警" and guided_label("12315") == "other"
 
 
 def test_a_ticket_bound_to_a_call_may_leave_the_number_to_the_call() -> None:

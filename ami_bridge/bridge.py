@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from . import events as ev
-from .calls import CallBook, IllegalTransition, finish
+from .calls import AsteriskRun, CallBook, IllegalTransition, finish
 from .client import AmiActionError, AmiClient, AmiDisconnected, AmiError, LinkDown, LinkUp
 from .constants import CallState, SeatState
 from .ports import Publisher, SnapshotSink
@@ -73,6 +73,8 @@ class Bridge:
         self.control = control  # None: misses are counted, no seat is paused
         self.stats = BridgeStats()
         self.resynced = asyncio.Event()
+        self.asterisk = AsteriskRun()  # when the linked Asterisk started, when the link was last lost
+        self._lost_at: datetime | None = None
         self._dirty: dict[str, CallSnapshot | SeatSnapshot | MissSnapshot] = {}
         self._told: dict[str, tuple[str, str | None]] = {}  # call id → (state, seat) last logged at INFO
         self._dirty_event = asyncio.Event()
@@ -116,6 +118,7 @@ class Bridge:
                     await self._on_link_up(item)
                 elif isinstance(item, LinkDown):
                     self.resynced.clear()
+                    self._lost_at = self._lost_at or datetime.now(UTC)
                     await self.bus.publish(TOPIC_BRIDGE, LinkChange("down", reason=item.reason))
                 else:
                     await self._on_frame(item)
@@ -127,6 +130,7 @@ class Bridge:
 
     async def _on_link_up(self, item: LinkUp) -> None:
         self.stats.linked_at = datetime.now(UTC)
+        self.asterisk = AsteriskRun.at_login(self.stats.linked_at, item.uptime_s, self._lost_at)
         while True:
             try:
                 await self.resync()
@@ -153,11 +157,12 @@ class Bridge:
                 await self._finish_unfinished(live, ended, now)
             unknown = [c.call_id for c in view.calls if self.calls.get(c.call_id) is None]
             stored = await self._stored(unknown)
-        for call in self.calls.resync(view.calls, now, stored, ended):
+        for call in self.calls.resync(view.calls, now, stored, ended, self.asterisk):
             await self._publish_call(call)
         self._forget_ends([key for key, end in ended.items() if key not in live])
         for seat in self.seats.resync(view.members, view.busy, now):
             await self._publish_seat(seat)
+        self._lost_at = None
         self.stats.resyncs += 1
         self.stats.last_resync_s = time.monotonic() - started
         self.stats.resynced_at = now
@@ -212,9 +217,10 @@ class Bridge:
             log.error("bridge: cannot read the calls left unfinished (%s)", exc)
             return
         for call in unfinished:
-            done = finish(call, ended.get(call.call_id), None)
-            log.warning("call %s: ended while the bridge was down (%s): %s", call.call_id,
-                        "its end kept by Asterisk" if call.call_id in ended else "end unknown",
+            cut = self.asterisk.cut_at(call)
+            done = finish(call, ended.get(call.call_id), cut, cut=cut is not None)
+            how = "its end kept by Asterisk" if call.call_id in ended else "Asterisk stopped" if cut else "end unknown"
+            log.warning("call %s: ended while the bridge was down (%s): %s", call.call_id, how,
                         done.outcome.value if done.outcome else "?")  # fmt: skip
             await self._publish_call(done)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from . import events as ev
 from .constants import INBOUND_CONTEXTS, CallOutcome, CallState, LegRole
@@ -231,18 +231,21 @@ class CallBook:
         now: datetime,
         stored: Mapping[str, CallSnapshot] | None = None,
         ended: Mapping[str, EndStamp] | None = None,
+        run: AsteriskRun | None = None,
     ) -> list[CallSnapshot]:
         """Replace the live view with what Asterisk reports (see sync.py); return changed calls. Each call is
         merged with what was known of it: this process's view, else `stored` (the record kept before a restart).
 
         Calls known here but gone from Asterisk ended while the link was down: they end as their hangup handler
-        recorded it (`ended`), else now, the end marked as estimated (see `finish`).
+        recorded it (`ended`); without that record, cut off when Asterisk stopped under them (`run`), else now,
+        the end marked as estimated (see `finish`).
         """
         changed: list[CallSnapshot] = []
         seen = {s.call_id for s in snapshot}
         for call in list(self._calls.values()):
             if call.snap.state is not S.ENDED and call.snap.call_id not in seen:
-                call.snap = finish(call.freeze(), (ended or {}).get(call.snap.call_id), now)
+                cut = (run or AsteriskRun()).cut_at(call.snap)
+                call.snap = finish(call.freeze(), (ended or {}).get(call.snap.call_id), cut or now, cut=cut is not None)
                 self._ended.append(call.snap.call_id)
                 self._forget_old()
                 changed.append(call.snap)
@@ -312,13 +315,41 @@ def _measured_ms(times: Mapping[str, datetime | None], estimated: set[str], sinc
     return ms_between(start, answered)
 
 
-def finish(call: CallSnapshot, end: EndStamp | None, fallback: datetime | None) -> CallSnapshot:
+@dataclass(frozen=True, slots=True)
+class AsteriskRun:
+    """What the bridge knows of Asterisk's life: when the Asterisk it is linked to started (from its uptime at
+    login, a second early: the uptime is in whole seconds) and when this process last lost the link."""
+
+    started_at: datetime | None = None
+    lost_at: datetime | None = None
+
+    @classmethod
+    def at_login(cls, linked_at: datetime, uptime_s: int | None, lost_at: datetime | None) -> AsteriskRun:
+        started = None if uptime_s is None else linked_at - timedelta(seconds=uptime_s + 1)
+        return cls(started, lost_at)
+
+    def cut_at(self, call: CallSnapshot) -> datetime | None:
+        """When Asterisk stopped under `call` (an estimate), or None if the Asterisk linked now ran before the call
+        began: then the call was not cut by a restart. The time the link was lost if this process saw it go within
+        the call's life, else the new Asterisk's start (it stopped before that)."""
+        if self.started_at is None or call.started_at >= self.started_at:
+            return None
+        if self.lost_at is not None and call.started_at <= self.lost_at <= self.started_at + timedelta(seconds=1):
+            return self.lost_at
+        return self.started_at
+
+
+def finish(call: CallSnapshot, end: EndStamp | None, fallback: datetime | None, *, cut: bool = False) -> CallSnapshot:
     """A call that ended while no bridge followed it. With its hangup handler's record (`end`): ended exactly,
-    and what happened meanwhile (queued, rung, answered, by whom) from the dialplan's stamps. Without it (Asterisk
-    itself stopped, say): ended at `fallback` (None: not known), that end named as estimated, and the outcome
-    answered only if the answer was seen, else unknown (it may have been answered while nobody looked)."""
+    and what happened meanwhile (queued, rung, answered, by whom) from the dialplan's stamps. Without it: ended at
+    `fallback` (None: not known), that end named as estimated; the outcome `cut` when Asterisk stopped under the
+    call (no hangup handler ran), else answered only if the answer was seen, else unknown (it may have been
+    answered while nobody looked). A cut call keeps its answer: it counts as answered, and as cut."""
     if end is None:
-        outcome = CallOutcome.ANSWERED if call.answered_at is not None else CallOutcome.UNKNOWN
+        if cut:
+            outcome = CallOutcome.CUT
+        else:
+            outcome = CallOutcome.ANSWERED if call.answered_at is not None else CallOutcome.UNKNOWN
         estimated = tuple(sorted({*call.estimated, "ended_at"}))
         return replace(call, state=S.ENDED, ended_at=fallback, outcome=outcome, estimated=estimated)
     answered = call.answered_at or end.answered_at

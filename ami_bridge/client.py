@@ -58,6 +58,7 @@ class AmiDisconnected(AmiError):
 class LinkUp:
     version: str
     connection: int  # 1 for the first connection, then 2, 3... after reconnects
+    uptime_s: int | None = None  # how long Asterisk has run (FullyBooted's Uptime): a restart shows as a short one
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class AmiClient:
         try:
             try:
                 version, early = await self._login(reader, parser)
-                early = await self._await_boot(reader, parser, early)
+                early, booted = await self._await_boot(reader, parser, early)
             except OSError as exc:  # e.g. reset by an Asterisk that is shutting down: try again later
                 raise AmiUnreachable(f"AMI at {self.address} dropped the connection during login: {exc!r}") from None
             self.connections += 1
@@ -151,7 +152,8 @@ class AmiClient:
             )
             self.down_reason = None
             self.connected.set()
-            await self.stream.put(LinkUp(version, self.connections))
+            uptime = booted.get("Uptime", "")
+            await self.stream.put(LinkUp(version, self.connections, int(uptime) if uptime.isdigit() else None))
             for frame in early:  # events that came in the same read as the login reply
                 self._route(frame)
             tasks = [
@@ -214,9 +216,11 @@ class AmiClient:
             if parser.error is not None:
                 raise AmiUnreachable(f"{self.address} is not an AMI server: {parser.error}")
 
-    async def _await_boot(self, reader: asyncio.StreamReader, parser: AmiParser, frames: list[Frame]) -> list[Frame]:
+    async def _await_boot(
+        self, reader: asyncio.StreamReader, parser: AmiParser, frames: list[Frame]
+    ) -> tuple[list[Frame], Frame]:
         """Wait for FullyBooted, which Asterisk sends each session once its modules are loaded: before
-        that, QueueStatus and friends are unknown commands. Returns the other frames seen meanwhile."""
+        that, QueueStatus and friends are unknown commands. Returns the other frames seen meanwhile, and it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.boot_timeout
         seen: list[Frame] = []
@@ -224,7 +228,7 @@ class AmiClient:
         while True:
             for index, frame in enumerate(frames):
                 if frame.kind is FrameKind.EVENT and frame.name == "FullyBooted":
-                    return seen + frames[:index] + frames[index + 1 :]
+                    return seen + frames[:index] + frames[index + 1 :], frame
             seen += frames
             if parser.error is not None:
                 raise AmiUnreachable(f"{self.address} sent garbage while booting: {parser.error}")

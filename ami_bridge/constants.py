@@ -21,6 +21,7 @@ class CallOutcome(StrEnum):
     ABANDONED = "abandoned"  # the citizen hung up while queued or while a seat rang (呼损)
     UNQUEUED = "unqueued"  # hung up before reaching the queue (IVR)
     UNKNOWN = "unknown"  # ended while the bridge was not connected; what happened is not known
+    CUT = "cut"  # cut off: Asterisk stopped (crashed, killed, restarted) while the call was live
 
 
 class SeatState(StrEnum):

@@ -314,6 +314,14 @@ class Instance:
         if self.running():
             self._kill()
 
+    def kill(self, *, timeout: float = 10) -> None:
+        """SIGKILL, as a crash would stop it: no hangup handler runs, the AMI link just drops (what a crash costs:
+        tests/integration/test_crash.py). `start` afterwards starts it again as after a crash."""
+        self._kill()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.running():
+            time.sleep(0.05)
+
     def _kill(self) -> None:
         pidfile = self.host_path(self.inner / "run" / "asterisk.pid")
         if pidfile.exists():

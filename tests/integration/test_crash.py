@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +25,21 @@ from ami_bridge import events as ev
 from ami_bridge.bridge import FAULT_EXIT_CODE
 from ami_bridge.calls import CallBook
 from ami_bridge.client import AmiActionError, AmiClient
-from ami_bridge.constants import CallState
+from ami_bridge.constants import CallOutcome, CallState
 from ami_bridge.protocol import Frame
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import CallSnapshot
+from ami_bridge.topics import TOPIC_CALL
 from hotline.db.store import Store
 from hotline.service import Service
 from hotline.settings import Settings
 from tests.helpers import realparts
+from tests.helpers.polling import wait_for
 
 pytestmark = pytest.mark.asterisk
 
 STAMP_MS = 50  # dialplan stamp vs the AMI event's Timestamp of the same moment
+CUT_MS = 500  # Asterisk killed -> the bridge sees its link drop (the kernel closes the socket at once)
 SEAT = "8006"
 
 
@@ -180,3 +183,43 @@ def _same_record(got: CallSnapshot, want: CallSnapshot) -> None:
     started_tolerance = timedelta(seconds=1) if "started_at" in got.estimated else timedelta(0)
     assert abs(got.started_at - want.started_at) <= started_tolerance, (got.started_at, want.started_at)
     assert set(got.estimated) <= {"started_at"}, got.estimated
+
+
+async def test_asterisk_killed_mid_call_the_call_ends_cut_and_stays_answered(
+    service: Any, asterisk: Any, tmp_path: Path
+) -> None:
+    """Asterisk SIGKILLed while a seat talks: no hangup handler runs and no Hangup reaches the bridge. When Asterisk
+    is back, the call ends `cut`, at the moment the link dropped (named as estimated), and stays answered: the
+    floor's 接通 keeps it and does not count it unknown. Tolerance: the end is the link's loss, within CUT_MS of
+    the kill."""
+    seat = "8005"
+    await service.seats.login(seat)
+    phone = await realparts.seat_phone(seat, 500, tmp_path)
+    before = service.client.connections
+    try:
+        async with service.bus.subscribe(TOPIC_CALL) as sub:
+            citizen = await realparts.citizen_call("13900139085", 60000, tmp_path)
+            talking = await wait_for(sub, lambda m: m["caller_number"] == "13900139085" and m["state"] == "talking")
+        call_id = talking["call_id"]
+        answered = service.bridge.calls.get(call_id).answered_at
+        today = service.floor.view()["today"]["total"]
+        killed_at = datetime.now(UTC)
+        await asyncio.to_thread(asterisk.kill)
+        await asyncio.to_thread(asterisk.start)  # as after a crash: Asterisk restores its logged-in seats
+        for _ in range(200):
+            if service.client.connections > before and service.bridge.resynced.is_set():
+                break
+            await asyncio.sleep(0.1)
+        call = service.bridge.calls.get(call_id)
+        assert call is not None and (call.state, call.outcome) == (CallState.ENDED, CallOutcome.CUT), call
+        assert call.answered_at == answered and call.ended_at is not None and "ended_at" in call.estimated, call
+        assert timedelta(0) <= call.ended_at - killed_at <= timedelta(milliseconds=CUT_MS), (call.ended_at, killed_at)
+        stored = await _stored_ended(service.store, call_id)
+        assert (stored.outcome, stored.answered_at, stored.ended_at) == (call.outcome, answered, call.ended_at)
+        await asyncio.sleep(0.3)  # the floor follows the bus
+        now = service.floor.view()["today"]["total"]
+        assert (now["answered"], now["unknown"]) == (today["answered"] + 1, today["unknown"]), (today, now)
+    finally:
+        await phone.stop()
+        with contextlib.suppress(Exception):
+            await citizen.stop()

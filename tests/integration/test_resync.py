@@ -112,14 +112,15 @@ async def test_paused_seats_keep_their_reason_across_restarts(
         assert states(fresh.bridge) == want, "a bridge started afresh"
 
 
-async def test_calls_left_unfinished_by_a_stopped_bridge_end_as_unknown(
+async def test_calls_left_unfinished_by_a_stopped_bridge_end_cut_when_asterisk_started_after_them(
     asterisk: Any, settings: Any, tmp_path: Path
 ) -> None:
     """The bridge process stopped mid-call and the calls ended meanwhile, with nothing of them kept in Asterisk's
-    database (these two never reached this Asterisk): the database still holds them as queued or talking. The
-    next bridge ends them, end time unknown (named as estimated), outcome unknown unless the answer was seen, so
-    nothing waits on them for ever (the wallboard's waiting count, the day's report). (Calls whose hangup handler
-    did keep their end: tests/integration/test_crash.py.)"""
+    database; the Asterisk running now started after they began (as after a crash of both): the database still
+    holds them as queued or talking. The next bridge ends them `cut`, at the latest when this Asterisk started
+    (named as estimated); the answered one stays answered, so nothing waits on them for ever (the wallboard's
+    waiting count, the day's report). (Calls whose hangup handler did keep their end, and Asterisk killed under a
+    running bridge: tests/integration/test_crash.py; a call gone from an Asterisk that ran all along: unit tests.)"""
     from datetime import UTC, datetime, timedelta
 
     from ami_bridge.snapshots import CallSnapshot
@@ -137,14 +138,19 @@ async def test_calls_left_unfinished_by_a_stopped_bridge_end_as_unknown(
     for call in (queued, talking):
         await store.save_call(call)
     await store.close()
+    await asyncio.to_thread(asterisk.stop)  # the Asterisk the next bridge finds started after these calls began
+    await asyncio.to_thread(asterisk.start)
     local = settings.model_copy(update={"database_url": db, "ivr": False, "survey": False})
     async with Service(local) as svc:
         await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
         await svc.bridge.close()  # flush the write-behind
-        for call_id, outcome in ((queued.call_id, CallOutcome.UNKNOWN), (talking.call_id, CallOutcome.ANSWERED)):
-            stored = await svc.store.get_call(call_id)
+        started = svc.bridge.asterisk.started_at
+        assert started is not None and now < started < datetime.now(UTC), (now, started)  # its uptime at login
+        for call in (queued, talking):
+            stored = await svc.store.get_call(call.call_id)
             assert stored is not None and stored.state is CallState.ENDED, stored
-            assert stored.outcome is outcome and stored.ended_at is None and "ended_at" in stored.estimated, stored
+            assert stored.outcome is CallOutcome.CUT and stored.ended_at == started, stored
+            assert "ended_at" in stored.estimated and stored.answered_at == call.answered_at, stored
         await asyncio.sleep(0.3)  # the floor follows the bus
         live = svc.floor.view()["live"]
         assert live["waiting"] == 0, live

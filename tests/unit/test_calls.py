@@ -9,8 +9,9 @@ import msgspec
 import pytest
 
 from ami_bridge import events as ev
-from ami_bridge.calls import TRANSITIONS, CallBook, IllegalTransition
+from ami_bridge.calls import TRANSITIONS, AsteriskRun, CallBook, IllegalTransition, finish
 from ami_bridge.constants import CallOutcome, CallState, LegRole, SeatState
+from ami_bridge.snapshots import CallSnapshot
 from tests.helpers.transcripts import events
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -124,6 +125,44 @@ def test_resync_ends_calls_that_vanished_and_keeps_live_timestamps() -> None:
     # Asterisk no longer has it: it ended while we were away
     (gone,) = live.resync([], now)
     assert gone.state is CallState.ENDED and gone.outcome is CallOutcome.ANSWERED and gone.ended_at == now
+
+
+def _talking_call() -> tuple[CallBook, CallSnapshot]:
+    live = CallBook()
+    for e in events("answered_call.jsonl"):
+        live.apply(e)
+        if isinstance(e, ev.SeatConnected):
+            break
+    return live, live.active()[0]
+
+
+def test_a_call_asterisk_stopped_under_ends_cut_when_the_link_was_lost() -> None:
+    """Asterisk killed mid-call: no hangup handler ran. The bridge saw the link drop (lost_at), and the new
+    Asterisk started after the call began: the call ends `cut` at the link's loss (estimated), answer kept."""
+    live, talking = _talking_call()
+    lost = talking.answered_at + timedelta(seconds=20)  # type: ignore[operator]
+    relinked = lost + timedelta(seconds=3)
+    run = AsteriskRun.at_login(relinked, 2, lost)  # the new Asterisk: up 2 s at login
+    (gone,) = live.resync([], relinked, run=run)
+    assert (gone.state, gone.outcome, gone.ended_at) == (CallState.ENDED, CallOutcome.CUT, lost)
+    assert gone.answered_at == talking.answered_at and "ended_at" in gone.estimated
+
+
+def test_a_call_asterisk_stopped_under_while_no_bridge_ran_ends_cut_at_asterisks_start() -> None:
+    _, talking = _talking_call()
+    relinked = talking.started_at + timedelta(minutes=5)
+    run = AsteriskRun.at_login(relinked, 60, None)  # this process never saw the link: it started after
+    done = finish(talking, None, run.cut_at(talking), cut=True)
+    assert done.outcome is CallOutcome.CUT and done.ended_at == relinked - timedelta(seconds=61)
+    assert run.cut_at(replace(talking, started_at=relinked - timedelta(seconds=30))) is None  # began on this one
+
+
+def test_a_call_gone_while_the_same_asterisk_ran_is_not_cut() -> None:
+    live, talking = _talking_call()
+    now = talking.started_at + timedelta(minutes=1)
+    run = AsteriskRun.at_login(now, 3600, now - timedelta(seconds=5))  # a network blip: Asterisk up for an hour
+    (gone,) = live.resync([], now, run=run)
+    assert gone.outcome is CallOutcome.ANSWERED and gone.ended_at == now and "ended_at" in gone.estimated
 
 
 def test_resync_keeps_the_misses_seen_live() -> None:

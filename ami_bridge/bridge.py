@@ -247,14 +247,21 @@ class Bridge:
         for handler in self._subscribers.get(type(event), ()):
             handler(event)
 
-    async def _on_frame(self, frame: Frame) -> None:
-        received = time.time()  # when the bridge took the frame: screen pops measure their delay from it
-        event = ev.decode(frame)
+    async def _notice(self, notice: ev.Notice | None, event: ev.Event | None) -> None:
+        """Subscribers hear the notice and the event; a seat taking its call into a three-way conference is 三方."""
         if self._subscribers:
-            if (notice := ev.decode_notice(frame)) is not None:
+            if notice is not None:
                 self._tell(notice)
             if event is not None:
                 self._tell(event)
+        if isinstance(notice, ev.ConferenceJoined):
+            for seat in self.seats.joined_conference(notice):
+                await self._publish_seat(seat)
+
+    async def _on_frame(self, frame: Frame) -> None:
+        received = time.time()  # when the bridge took the frame: screen pops measure their delay from it
+        event = ev.decode(frame)
+        await self._notice(ev.decode_notice(frame), event)
         if event is None:
             return
         self.stats.events += 1

@@ -40,6 +40,7 @@ class CallKind(StrEnum):
     CALLBACK = "callback"  # 回访: the dialer rang the seat first, then the citizen
     OUTBOUND = "outbound"  # 外呼: the seat dialled out through the trunk
     INTERNAL = "internal"  # 内线: another seat
+    THREEWAY = "threeway"  # 三方: a citizen's call the seat took into a three-way call with a unit (its wrap-up too)
 
 
 class LegRole(StrEnum):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from . import events as ev
 from .constants import CallKind, SeatState
 from .snapshots import SeatSnapshot
-from .sync import KINDS, Busy
+from .sync import FROM_THE_QUEUE, KINDS, Busy
 
 T = SeatState
 
@@ -44,6 +44,7 @@ class OwnCallUp:
 
 # What sets a seat's count of misses in a row back to 0 (settings: miss_reset)
 MISS_RESETS = ("answered", "resumed", "answered_or_resumed")
+THREEWAY_CONFERENCE = "tw-"  # the three-way conferences' names: tw-<call id> (extensions.conf [threeway])
 
 # Call-flow transitions: (state, event type) -> next state. "END" means: the call is over, go to
 # wrap-up, paused or ready (see _after_call).
@@ -123,6 +124,17 @@ class SeatBook:
             return None  # not a seat's phone, or the seat is on a call already
         return OwnCallUp(event.at, seat, chan, CallKind(chan.kind_var))
 
+    def joined_conference(self, event: ev.ConferenceJoined) -> list[SeatSnapshot]:
+        """A seat's channel entered a three-way conference (tw-<call>): its call is 三方 from now on."""
+        seat = self._seat_of_leg(event.channel.uniqueid)
+        if seat is None or not event.conference.startswith(THREEWAY_CONFERENCE):
+            return []
+        snap = self._seats[seat].snap
+        if snap.state is not T.TALKING or snap.call_kind is CallKind.THREEWAY:
+            return []
+        self._seats[seat].snap = replace(snap, call_kind=CallKind.THREEWAY)
+        return [self._seats[seat].snap]
+
     def _seat_of_leg(self, uniqueid: str) -> str | None:
         return next((name for name, s in self._seats.items() if s.leg_uniqueid == uniqueid), None)
 
@@ -135,7 +147,7 @@ class SeatBook:
             raise IllegalSeatTransition(snap.seat, snap.state, event)
         at = event.at
         if nxt == "END":  # wrap-up (整理) after a citizen's call from the queue; a seat's own call has none
-            wrap = self.wrapup_s > 0 and snap.call_kind in (None, CallKind.INBOUND)
+            wrap = self.wrapup_s > 0 and (snap.call_kind is None or snap.call_kind in FROM_THE_QUEUE)
             nxt = T.PAUSED if snap.pause_reason else (T.WRAP_UP if wrap else T.READY)
             seat.leg_uniqueid = None
             snap = replace(snap, call_id=None, call_kind=None)

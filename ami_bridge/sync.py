@@ -107,7 +107,7 @@ def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetim
         calls.append(snap)
         if snap.seat and snap.state in (CallState.RINGING, CallState.TALKING):
             state = SeatState.RINGING if snap.state is CallState.RINGING else SeatState.TALKING
-            busy[snap.seat] = Busy(state, snap.call_id, CallKind.INBOUND)
+            busy[snap.seat] = Busy(state, snap.call_id, _inbound_kind(group, snap.seat, seat_of_interface))
     for group in groups.values():  # the seats' own calls (回访, 外呼, 内线): their channel says which kind
         for chan, _ in group:
             seat = seat_of_interface.get(chan.endpoint)
@@ -119,6 +119,13 @@ def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetim
 
 
 KINDS = frozenset(k.value for k in CallKind)
+FROM_THE_QUEUE = frozenset({CallKind.INBOUND, CallKind.THREEWAY})  # the kinds of a citizen's call (wrap-up after)
+
+
+def _inbound_kind(group: list[tuple[ev.Channel, Frame]], seat: str, seat_of_interface: dict[str, str]) -> CallKind:
+    """三方 when the seat's own channel went into the three-way dialplan (it set HOTLINE_KIND), else 来电."""
+    mine = (c for c, _ in group if seat_of_interface.get(c.endpoint) == seat)
+    return CallKind.THREEWAY if any(c.kind_var == CallKind.THREEWAY for c in mine) else CallKind.INBOUND
 
 
 @dataclass

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from ami_bridge.constants import CallKind, SeatState
 from hotline.demo import phones
+from hotline.service import Service
 from hotline.topics import TOPIC_CALL, TOPIC_SEAT, TOPIC_THREEWAY
 from tests.helpers import realparts
 from tests.helpers.polling import wait_for
@@ -52,10 +54,19 @@ async def test_unit_answers_join_leave_unit_hangs_up(service: Any, tmp_path: Pat
         members = await conference(service, call_id)
         assert len(members) == 3 and any(m.startswith("PJSIP/8001-") for m in members), members
         assert any(m.startswith("PJSIP/trunk-units-") for m in members), members
+        busy = service.bridge.seats.get("8001")  # busy, on a 三方 call, live and as a restarted bridge sees it
+        assert (busy.state, busy.call_kind, busy.call_id) == (SeatState.TALKING, CallKind.THREEWAY, call_id), busy
+        again = service.settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'again.db'}",
+                                                    "http_port": service.settings.http_port + 1})  # fmt: skip
+        async with Service(again) as restarted:
+            await asyncio.wait_for(restarted.bridge.resynced.wait(), 10)
+            rebuilt = restarted.bridge.seats.get("8001")
+            assert rebuilt is not None and (rebuilt.state, rebuilt.call_kind) == (busy.state, busy.call_kind), rebuilt
         status, body = await post(service, f"{base}/leave")
         assert status == 200, body
         await wait_for(sub, tw_state("seat_left"), 10)
         await asyncio.sleep(0.5)
+        assert service.bridge.seats.get("8001").state is SeatState.WRAP_UP  # a citizen's call: wrap-up after it
         members = await conference(service, call_id)
         assert len(members) == 2 and not any(m.startswith("PJSIP/8001-") for m in members), members
         final = await wait_for(sub, tw_state("ended"), 15)  # the unit hangs up after 6 s

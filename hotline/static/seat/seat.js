@@ -7,7 +7,7 @@ import { renderTw } from "./threeway.js";
 
 const NAMES = {logged_out: "未登录", ready: "就绪", ringing: "振铃", talking: "通话中", wrap_up: "整理", paused: "暂停"};
 // the kind of call the seat is on (its snapshot's call_kind): 来电 from the queue, or a call of its own
-const KINDS = {inbound: "来电", callback: "回访", outbound: "外呼", internal: "内线"};
+const KINDS = {inbound: "来电", callback: "回访", outbound: "外呼", internal: "内线", threeway: "三方"};
 
 export async function act(action, label, body) {
   if (!state.seatNo) { showError({action: label, message: "请先输入坐席号并登录"}); return; }

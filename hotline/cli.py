@@ -21,12 +21,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hotline.recordings.cli import register as register_qa
 
 from .asterisk.checkconfig import run_checks
 from .asterisk.instance import AsteriskError, Instance
 from .asterisk.provision import ProvisionError, find_or_provision, provision
+from .keeper import Ready, keep
 from .settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("hotline")
@@ -39,7 +41,37 @@ def _logging(level: str) -> None:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(_run(settings, demo=args.demo, start_asterisk=not args.no_asterisk))
+    def serve(ready: Ready | None = None) -> int:
+        return asyncio.run(_run(settings, demo=args.demo, start_asterisk=not args.no_asterisk, ready=ready))
+
+    if args.no_keeper or args.demo:  # the demo's phones belong to one service process: no second one
+        return serve()
+    _preload()
+    instance = None
+    if not args.no_asterisk:  # the keeper owns the Asterisk it starts: a service process that dies leaves it up
+        instance = Instance(find_or_provision(settings), settings)
+        if instance.running():
+            instance = None
+        else:
+            instance.start()
+    try:
+        return keep(serve)
+    finally:
+        if instance is not None:
+            instance.stop()
+
+
+def _preload() -> None:
+    """What every service process needs, imported once by the keeper; each forked service process has it."""
+    import sqlalchemy.dialects.postgresql.asyncpg
+    import sqlalchemy.dialects.sqlite.aiosqlite  # noqa: F401
+    from sqlalchemy.orm import configure_mappers
+
+    from . import service  # noqa: F401
+    from .db import models  # noqa: F401
+    from .demo import driver, phones  # noqa: F401
+
+    configure_mappers()
 
 
 def demo_leader(settings: Settings) -> tuple[str, str]:
@@ -53,7 +85,7 @@ def demo_leader(settings: Settings) -> tuple[str, str]:
     return user, password
 
 
-async def _run(settings: Settings, *, demo: bool, start_asterisk: bool) -> int:
+async def _run(settings: Settings, *, demo: bool, start_asterisk: bool, ready: Ready | None = None) -> int:
     from .demo.driver import Demo
     from .demo.phones import OVERLAY
     from .service import Service
@@ -68,7 +100,13 @@ async def _run(settings: Settings, *, demo: bool, start_asterisk: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Service(settings, start_asterisk=start_asterisk) as service:
-        await asyncio.wait_for(service.bridge.resynced.wait(), 30)
+        if ready is not None:
+            ready()  # the keeper: this process is up (a death from now on is replaced at once)
+        if not await _linked(service, stop, wait_s=None if demo else LINK_WAIT_S):
+            if stop.is_set():
+                return 0
+            log.warning("Asterisk not linked after %d s: serving anyway (/health says why); the link keeps trying",
+                        LINK_WAIT_S)  # fmt: skip
         print(f"hotline is up: floor view {service.url}/  health {service.url}/health  API {service.url}/api/calls")
         print(f"Asterisk console: hotline asterisk cli   (instance {settings.asterisk_instance})")
         demo_driver = None
@@ -96,6 +134,21 @@ async def _run(settings: Settings, *, demo: bool, start_asterisk: bool) -> int:
             await waiter
     print("hotline stopped")
     return 0
+
+
+LINK_WAIT_S = 30  # how long `run` waits for the first resync before it says the service is up without Asterisk
+
+
+async def _linked(service: Any, stop: asyncio.Event, *, wait_s: float | None) -> bool:
+    """Whether the bridge resynced with Asterisk within `wait_s` (None: as long as it takes); False at once when
+    asked to stop meanwhile."""
+    waits = {asyncio.ensure_future(service.bridge.resynced.wait()), asyncio.ensure_future(stop.wait())}
+    try:
+        await asyncio.wait(waits, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+    return service.bridge.resynced.is_set() and not stop.is_set()
 
 
 def cmd_asterisk(settings: Settings, args: argparse.Namespace) -> int:
@@ -224,6 +277,10 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start Asterisk, the bridge and the web server")
     run.add_argument("--demo", action="store_true", help="place sample citizen calls that simulated seats answer")
     run.add_argument("--no-asterisk", action="store_true", help="use an Asterisk that runs elsewhere")
+    run.add_argument(
+        "--no-keeper", action="store_true",
+        help="one service process, no keeper to start another when it dies (a process manager restarts it)",
+    )  # fmt: skip
     run.set_defaults(func=cmd_run)
     ast = sub.add_parser("asterisk", help="the project's Asterisk")
     ast.add_argument("action", choices=["provision", "up", "down", "status", "cli", "foreground"])

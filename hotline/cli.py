@@ -28,6 +28,7 @@ from hotline.recordings.cli import register as register_qa
 from .asterisk.checkconfig import run_checks
 from .asterisk.instance import AsteriskError, Instance
 from .asterisk.provision import ProvisionError, find_or_provision, provision
+from .errors import Unavailable
 from .keeper import Ready, keep
 from .settings import Settings, SettingsError, load_settings
 
@@ -42,7 +43,11 @@ def _logging(level: str) -> None:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     def serve(ready: Ready | None = None) -> int:
-        return asyncio.run(_run(settings, demo=args.demo, start_asterisk=not args.no_asterisk, ready=ready))
+        try:
+            return asyncio.run(_run(settings, demo=args.demo, start_asterisk=not args.no_asterisk, ready=ready))
+        except Unavailable as exc:  # a part the service needs is not there (yet): one line, no traceback
+            log.error("the service cannot start: %s", exc)
+            return 1
 
     if args.no_keeper or args.demo:  # the demo's phones belong to one service process: no second one
         return serve()

@@ -43,3 +43,49 @@ async def test_a_refused_ami_secret_is_named(asterisk: Any, settings: Settings, 
         assert status == 503 and body["status"] == "down", body
         assert "hotline-bridge" in body["parts"]["asterisk"]["why"], body  # names the AMI user
         assert body["parts"]["database"]["ok"] and body["parts"]["bus"]["ok"]
+
+
+async def test_redis_down_at_start_the_keeper_waits_for_it(asterisk: Any, settings: Settings, tmp_path: Path) -> None:
+    """`hotline run` with REDIS_URL at a Redis not started yet: each service process says in one line why it cannot
+    start, the keeper tries again after growing pauses, and once Redis is up the service comes up by itself."""
+    import socket
+    import sys
+
+    from tests.helpers import realparts
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    http = settings.http_port + 1
+    env = realparts.test_env(settings.state_dir, ivr="false", survey="false", http_port=str(http))
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'hotline.db'}", REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    exe = str(Path(sys.executable).with_name("hotline"))
+    out_to = {"stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT}
+    keeper = await asyncio.create_subprocess_exec(exe, "run", "--no-asterisk", env=env, **out_to)  # type: ignore[arg-type]
+    redis = None
+    try:
+        await asyncio.sleep(2.0)  # a few tries, none up
+        server = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
+        redis = await asyncio.create_subprocess_exec(*server, stdout=asyncio.subprocess.DEVNULL)
+        status, body = 0, {}
+        for _ in range(150):  # the next try comes after a pause of at most a few seconds
+            try:
+                status, body = await get_health(f"http://127.0.0.1:{http}")
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+                continue
+            if status == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert status == 200 and body["parts"]["bus"]["ok"], body
+        keeper.terminate()
+        assert await asyncio.wait_for(keeper.wait(), 20) == 0
+        out = (await keeper.communicate())[0].decode(errors="replace")
+        assert f"the service cannot start: cannot reach Redis at redis://127.0.0.1:{port}/0" in out, out[-3000:]
+        assert "(before it was up); starting another in" in out, out[-3000:]
+    finally:
+        if keeper.returncode is None:
+            keeper.kill()
+        if redis is not None:
+            redis.kill()
+            await redis.wait()

@@ -13,9 +13,11 @@ import contextlib
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from . import events as ev
@@ -24,7 +26,8 @@ from .client import AmiActionError, AmiClient, AmiDisconnected, AmiError, LinkDo
 from .constants import CallState, SeatState
 from .ports import Publisher, SnapshotSink
 from .protocol import Frame
-from .ring_rule import PauseSeat, RingRule
+from .queuelog import LoggedMiss, read_misses
+from .ring_rule import REJECT_MARGIN_MS, PauseSeat, RingRule
 from .seat_control import SeatControl
 from .seats import IllegalSeatTransition, SeatBook
 from .snapshots import CallSnapshot, MissSnapshot, SeatSnapshot
@@ -34,6 +37,8 @@ from .topics import TOPIC_BRIDGE, TOPIC_CALL, TOPIC_MISS, TOPIC_SEAT, CallChange
 E = TypeVar("E")
 log = logging.getLogger(__name__)
 UNFINISHED_LOOKBACK = timedelta(days=7)  # how far back the first resync looks for calls left unfinished
+MISS_LOOKBACK = timedelta(hours=1)  # how far back a new process's first resync reads queue_log for misses
+QUEUE_LOG_SLACK = timedelta(seconds=2)  # queue_log's whole seconds against the record's milliseconds
 FAULT_EXIT_CODE = 137  # what a shell reports for a SIGKILLed process
 
 
@@ -65,6 +70,7 @@ class Bridge:
         miss_reset: str = "answered_or_resumed",
         control: SeatControl | None = None,
         exit_after: tuple[str, int] | None = None,
+        queue_log: Path | None = None,
     ) -> None:
         self.client, self.bus, self.store, self.queue = client, bus, store, queue
         self.calls = CallBook()
@@ -73,6 +79,7 @@ class Bridge:
         self.control = control  # None: misses are counted, no seat is paused
         self.stats = BridgeStats()
         self.resynced = asyncio.Event()
+        self.queue_log = queue_log  # Asterisk's queue_log, where it is readable here: misses the record lacks
         self.asterisk = AsteriskRun()  # when the linked Asterisk started, when the link was last lost
         self._lost_at: datetime | None = None
         self._dirty: dict[str, CallSnapshot | SeatSnapshot | MissSnapshot] = {}
@@ -152,13 +159,18 @@ class Bridge:
         live = {c.call_id for c in view.calls}
         ended = await self._end_stamps()
         stored: dict[str, CallSnapshot] = {}
+        missed: dict[str, int] = {}
         if self.store is not None:
-            if self.stats.resyncs == 0:
-                await self._finish_unfinished(live, ended, now)
+            unfinished = await self._unfinished(live, now) if self.stats.resyncs == 0 else []
+            missed = await self._recover_misses(now, [*view.calls, *unfinished, *self.calls.active()])
+            await self._finish_unfinished(unfinished, ended, missed)
             unknown = [c.call_id for c in view.calls if self.calls.get(c.call_id) is None]
             stored = await self._stored(unknown)
         for call in self.calls.resync(view.calls, now, stored, ended, self.asterisk):
             await self._publish_call(call)
+        for call_id, misses in missed.items():
+            if (raised := self.calls.at_least_misses(call_id, misses)) is not None:
+                await self._publish_call(raised)
         self._forget_ends([key for key, end in ended.items() if key not in live])
         for seat in self.seats.resync(view.members, view.busy, now):
             await self._publish_seat(seat)
@@ -206,19 +218,59 @@ class Bridge:
         with contextlib.suppress(AmiError):  # gone already, or the link is down: the next resync clears it
             await self.client.action("DBDel", {"Family": ENDED_FAMILY, "Key": call_id})
 
-    async def _finish_unfinished(self, live: set[str], ended: dict[str, EndStamp], now: datetime) -> None:
-        """Calls the database holds as live that ended while no bridge ran (a restart of the bridge mid-call):
-        ended as their hangup handler recorded it, or, without that record, at an unknown time (estimated) and
-        answered only if the answer was seen, so that no count waits on them for ever."""
+    async def _recover_misses(self, now: datetime, calls: list[CallSnapshot]) -> dict[str, int]:
+        """Misses of `calls` (live now, or left unfinished) that Asterisk's queue_log has and the record lacks:
+        they happened while no bridge followed, or were in the write-behind when the service was killed. Recorded
+        now, at the log's whole second. Returns, for the calls they belong to, how many misses each has in all."""
+        ids = {c.call_id for c in calls}
+        if self.queue_log is None or self.store is None or not ids:
+            return {}
+        since = max(min(c.started_at for c in calls), now - MISS_LOOKBACK) - QUEUE_LOG_SLACK
+        found_in_log = await asyncio.to_thread(read_misses, self.queue_log, since)
+        logged = [m for m in found_in_log if m.queue == self.queue and m.uniqueid in ids]
+        if not logged:
+            return {}
+        try:
+            known = await self.store.misses_between(logged[0].at - QUEUE_LOG_SLACK, now + QUEUE_LOG_SLACK)
+        except Exception as exc:  # the database is away: the next resync looks again
+            log.error("bridge: cannot read the recorded misses (%s): queue_log not checked", exc)
+            return {}
+        known += [m for m in self._dirty.values() if isinstance(m, MissSnapshot)]
+        found = [m for m in (self._logged_miss(lm) for lm in logged if not _kept(lm, known)) if m is not None]
+        for miss in found:
+            await self.bus.publish(TOPIC_MISS, MissChange(miss, pausing=False))
+            self._mark(f"miss:{miss.seat}:{miss.at.isoformat()}", miss)
+        if found:
+            log.warning("bridge: %d misses from Asterisk's queue_log that the record lacked (seats %s)", len(found),
+                        ", ".join(sorted({m.seat for m in found})))  # fmt: skip
+        mine = {m.call_id for m in found}
+        return {call: n for call, n in Counter(m.call_id for m in [*known, *found]).items() if call in mine}
+
+    def _logged_miss(self, logged: LoggedMiss) -> MissSnapshot | None:
+        seat = self.seats.get(logged.seat)
+        ring = logged.ring_ms
+        rejected = ring is not None and ring < self.rule.ring_limit_ms - REJECT_MARGIN_MS
+        return MissSnapshot(logged.seat, logged.uniqueid, logged.at, ring, rejected, seat.misses_in_row if seat else 0)
+
+    async def _unfinished(self, live: set[str], now: datetime) -> list[CallSnapshot]:
+        """Calls the database holds as live that are not live in Asterisk: they ended while no bridge ran."""
         assert self.store is not None
         try:
-            unfinished = await self.store.unfinished(live, now - UNFINISHED_LOOKBACK)
+            return await self.store.unfinished(live, now - UNFINISHED_LOOKBACK)
         except Exception as exc:  # the database is away: they are finished at the next start
             log.error("bridge: cannot read the calls left unfinished (%s)", exc)
-            return
+            return []
+
+    async def _finish_unfinished(
+        self, unfinished: list[CallSnapshot], ended: dict[str, EndStamp], missed: dict[str, int]
+    ) -> None:
+        """Calls that ended while no bridge ran (a restart of the bridge mid-call): ended as their hangup handler
+        recorded it, or, without that record, at an unknown time (estimated) and answered only if the answer was
+        seen, so that no count waits on them for ever; with the misses Asterisk's queue_log kept."""
         for call in unfinished:
             cut = self.asterisk.cut_at(call)
             done = finish(call, ended.get(call.call_id), cut, cut=cut is not None)
+            done = replace(done, misses=max(done.misses, missed.get(call.call_id, 0)))
             how = "its end kept by Asterisk" if call.call_id in ended else "Asterisk stopped" if cut else "end unknown"
             log.warning("call %s: ended while the bridge was down (%s): %s", call.call_id, how,
                         done.outcome.value if done.outcome else "?")  # fmt: skip
@@ -402,3 +454,9 @@ class Bridge:
         if self._dirty.get(key) is snap:
             del self._dirty[key]
         self.stats.pending = len(self._dirty)
+
+
+def _kept(logged: LoggedMiss, known: list[MissSnapshot]) -> bool:
+    """The record has this miss: the same seat and call, within the log's whole second."""
+    return any(k.seat == logged.seat and k.call_id == logged.uniqueid and abs(k.at - logged.at) <= QUEUE_LOG_SLACK
+               for k in known)  # fmt: skip

@@ -70,6 +70,15 @@ class CallBook:
         self._keep_ended = keep_ended
 
     # ------------------------------------------------------------------ queries
+    def at_least_misses(self, call_id: str, misses: int) -> CallSnapshot | None:
+        """The call with at least `misses` (misses found after the fact: Asterisk's queue_log); None if unknown
+        here or already counted."""
+        call = self._calls.get(call_id)
+        if call is None or call.snap.misses >= misses:
+            return None
+        call.snap = replace(call.snap, misses=misses)
+        return call.freeze()
+
     def get(self, call_id: str) -> CallSnapshot | None:
         call = self._calls.get(call_id)
         return call.snap if call else None

@@ -47,3 +47,7 @@ class SnapshotSink(Protocol):
     async def unfinished(self, live: Collection[str], since: datetime) -> list[CallSnapshot]:
         """The calls kept as not ended (started since `since`) that are not in `live`."""
         ...
+
+    async def misses_between(self, start: datetime, end: datetime) -> list[MissSnapshot]:
+        """The misses kept with `start <= at < end` (a resync adds those Asterisk's queue_log has and this lacks)."""
+        ...

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
@@ -22,7 +23,7 @@ from ami_bridge.seat_control import SeatControl
 
 from . import tasks
 from .asterisk.instance import ASTERISK, Instance, ami_secret
-from .asterisk.provision import find_or_provision
+from .asterisk.provision import ProvisionError, find_or_provision
 from .bus import Bus, make_bus
 from .callbacks.dialer import Dialer
 from .callbacks.plugin import CALLBACKS, DIALER
@@ -116,6 +117,7 @@ class Service:
         self.bridge = Bridge(
             self.client, base.get(BRIDGE_PUBLISHER) or self.bus, self.store, queue=s.queue, wrapup_s=s.wrapup_s,
             rule=rule, miss_reset=s.miss_reset, control=self.seats, exit_after=s.fault_exit,
+            queue_log=await asyncio.to_thread(self._queue_log),
         )  # fmt: skip
         await self.bridge.start()
         self._stack.push_async_callback(self.bridge.close)
@@ -188,6 +190,16 @@ class Service:
     @property
     def staff(self) -> QaAuth:
         return self.core.need(STAFF)
+
+    def _queue_log(self) -> Path | None:
+        """Asterisk's queue_log when this host can read it (the project's instance), else None."""
+        instance = self.instance
+        if instance is None:
+            try:
+                instance = Instance(find_or_provision(self.settings, allow_provision=False), self.settings)
+            except ProvisionError:
+                return None
+        return instance.log_dir / "queue_log"
 
     def _asterisk_up(self) -> None:
         self.instance = Instance(find_or_provision(self.settings), self.settings)

@@ -273,3 +273,63 @@ async def test_the_keeper_replaces_a_service_process_that_died_and_the_record_is
         await control.logout(SEAT)
         await seat.stop()
         await citizen.stop()
+
+
+async def test_killed_right_after_a_miss_the_miss_and_the_call_are_recorded(
+    asterisk: Any, settings: Settings, ami: AmiClient, tmp_path: Path
+) -> None:
+    """Seat 8005 lets the call ring out (未接), the service exits hard right after it applied the miss, before the
+    write-behind saved the miss or the call's count; 8006 answers meanwhile. The restarted service finds the miss
+    in Asterisk's queue_log: seat_misses has it (at the log's whole second: tolerance 1 s, stated once here) and
+    the call has misses=1 and seat 8006, as the fault-free record has them."""
+    kill, caller = "SeatMissed:1", "13900139315"
+    db = tmp_path / "hotline.db"
+    port = settings.http_port + 1
+    env = realparts.test_env(settings.state_dir, ivr="false", survey="false", http_port=str(port),
+                             fault_exit_after=kill)  # fmt: skip
+    env["DATABASE_URL"] = f"sqlite:///{db}"
+    control = SeatControl(ami, settings.queue, settings.pause_reasons)
+    frames: list[Frame] = []
+    stop = asyncio.Event()
+    recorder = asyncio.create_task(record_frames(ami, frames, stop))
+    proc = await start_process(env, f"http://127.0.0.1:{port}")
+    await control.login("8005")
+    await control.login("8006", paused_reason="小休")  # so that 8005 rings first
+    slow = await realparts.seat_phone("8005", 15000, tmp_path)
+    quick = await realparts.seat_phone("8006", 1000, tmp_path)
+    citizen = await realparts.citizen_call(caller, 16000, tmp_path)  # rings out at 8005 (10 s), then talks to 8006
+    try:
+        for _ in range(100):  # 8005 rings: then 8006 may take the call after the miss
+            if any(f.name == "AgentCalled" and f.get("MemberName") == "8005" for f in frames):
+                break
+            await asyncio.sleep(0.1)
+        await control.resume("8006")
+        assert await asyncio.wait_for(proc.wait(), 30) == FAULT_EXIT_CODE, kill
+        local = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{db}", "http_port": port,
+                                            "ivr": False, "survey": False})  # fmt: skip
+        async with Service(local) as svc:
+            await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
+            assert await citizen.wait(30) == 0
+            call_id = await _call_id(svc.store, caller)
+            ended = await _stored_ended(svc.store, call_id)
+            await svc.bridge.close()  # flush the write-behind
+            misses = [m for m in await svc.store.misses_between(ended.started_at, ended.ended_at or ended.started_at)
+                      if m.call_id == call_id]  # fmt: skip
+        stop.set()
+        await recorder
+        want = reference(frames, caller)
+        assert (want.seat, want.misses) == ("8006", 1), want
+        _same_record(ended, want)
+        missed_at = next(ev.decode(f).at for f in frames if f.name == "AgentRingNoAnswer")  # type: ignore[union-attr]
+        assert [(m.seat, m.call_id) for m in misses] == [("8005", call_id)], misses
+        assert abs(misses[0].at - missed_at) <= timedelta(seconds=1), (misses[0].at, missed_at)
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            proc.kill()
+        await realparts.hang_up_all(ami)
+        for seat in ("8005", "8006"):
+            await control.logout(seat)
+        await slow.stop()
+        await quick.stop()
+        await citizen.stop()

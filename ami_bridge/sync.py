@@ -165,7 +165,9 @@ def _state(chan: ev.Channel, seat: _Seat, queued: bool) -> CallState:
         return CallState.RINGING
     if queued:
         return CallState.QUEUED
-    return CallState.ARRIVING if chan.context in INBOUND_CONTEXTS else CallState.AFTER_SEAT
+    if chan.context in INBOUND_CONTEXTS or chan.queued_var is None:
+        return CallState.ARRIVING  # not in the queue yet: the IVR, or the no-seat-free prompt before it ([queue])
+    return CallState.AFTER_SEAT  # it was queued (HOTLINE_QUEUED) and is no longer: after its seat (the survey)
 
 
 def _call(

@@ -112,3 +112,16 @@ def test_without_its_end_the_outcome_is_only_what_was_seen() -> None:
     assert (unknown.outcome, unknown.ended_at, unknown.estimated) == (CallOutcome.UNKNOWN, NOW, ("ended_at",))
     answered = finish(replace(queued, state=CallState.TALKING, seat="8001", answered_at=ANSWERED), None, None)
     assert (answered.outcome, answered.ended_at, answered.estimated) == (CallOutcome.ANSWERED, None, ("ended_at",))
+
+
+def test_a_call_told_no_seat_is_free_before_the_queue_is_arriving_and_one_after_its_seat_is_after_seat() -> None:
+    """Both sit in [queue] outside QueueStatus: the one not yet queued (the no-seat-free prompt, no HOTLINE_QUEUED)
+    is arriving, so its CallerJoinedQueue is legal; the one queued before (the survey after its seat) is after it."""
+    waiting = {"HOTLINE_CALL": "1.1", "HOTLINE_ROLE": "citizen"}
+    (call,) = rebuild([show("1.1", "PJSIP/carrier-in-00000001", 6, "00:00:03", "queue", **waiting)], [MEMBER], NOW,
+                      "hotline").calls  # fmt: skip
+    assert call.state is CallState.ARRIVING and call.queued_at is None
+    after = waiting | {"HOTLINE_QUEUED": epoch(QUEUED)}
+    (call,) = rebuild([show("1.1", "PJSIP/carrier-in-00000001", 6, "00:00:25", "queue", **after)], [MEMBER], NOW,
+                      "hotline").calls  # fmt: skip
+    assert call.state is CallState.AFTER_SEAT

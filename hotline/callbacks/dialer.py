@@ -16,9 +16,10 @@ lost and nothing is dialled twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ami_bridge import events as ev
@@ -49,6 +50,7 @@ HEARD = (ev.OriginateResult, ev.CallbackProgress, ev.ChannelHungUp)
 log = logging.getLogger(__name__)
 __all__ = ["Dialer", "DialerConfig", "end_outcome", "from_settings"]
 CONTEXT = "dialer"
+ENDED_FAMILY = "hotline-cb-ended"  # Asterisk's database: <family>/<attempt id> = DIALSTATUS|ANSWEREDTIME_MS|end (ms)
 SCRIPT = (
     "您好，这里是12345政务服务便民热线。您{created}反映的“{content}”，承办单位{unit}已经答复：{reply}。"
     "请问您对办理结果是否满意？满意、基本满意，还是不满意？"
@@ -69,6 +71,17 @@ def from_settings(s: Settings) -> tuple[Policy, DialerConfig]:
         missed_min_wait_s=s.callback_missed_min_wait_s, survey=s.callback_survey,
     )  # fmt: skip
     return policy, config
+
+
+def parse_end(value: str) -> tuple[str, int | None, datetime] | None:
+    """hotline-cb-ended's value (DIALSTATUS|ANSWEREDTIME_MS|end as Unix seconds.ms), or None if garbled."""
+    parts = value.split("|")
+    try:
+        ended = datetime.fromtimestamp(float(parts[2]), UTC)
+    except (IndexError, ValueError, OverflowError):
+        return None
+    answered = parts[1].strip()
+    return parts[0].strip(), int(answered) if answered.isdigit() else None, ended
 
 
 def end_outcome(dial_status: str) -> AttemptOutcome:
@@ -254,6 +267,7 @@ class Dialer:
         elif status == "END":
             dial = event.dial_status
             await self._end(attempt_id, end_outcome(dial), dial or None)
+            await self._forget_end(attempt_id)
 
     async def _originate_response(self, result: ev.OriginateResult) -> None:
         if result.context == SURVEY_CONTEXT and not result.success:
@@ -267,9 +281,11 @@ class Dialer:
             log.info("callback attempt %s: seat %s did not answer (%s)", attempt_id, seat, result.reason)
             await self._end(attempt_id, AttemptOutcome.SEAT_NO_ANSWER, None)
 
-    async def _end(self, attempt_id: str, outcome: AttemptOutcome, dial_status: str | None) -> None:
+    async def _end(
+        self, attempt_id: str, outcome: AttemptOutcome, dial_status: str | None, *, at: datetime | None = None
+    ) -> None:
         seat = self._live.pop(attempt_id, None)
-        after = await self.store.end_attempt(attempt_id, outcome, dial_status)
+        after = await self.store.end_attempt(attempt_id, outcome, dial_status, at)
         if after is None:
             return
         log.info(
@@ -298,10 +314,37 @@ class Dialer:
                 self._live[row.id] = row.seat
                 log.info("callback attempt %s: still up at seat %s after a restart; followed", row.id, row.seat)
             else:
-                self._live.pop(row.id, None)
-                log.warning("callback attempt %s: gone while the bridge was away; ended as interrupted", row.id)
-                await self._end(row.id, AttemptOutcome.INTERRUPTED, None)
+                await self._ended_meanwhile(row.id)
         self._recovered_for = self.client.connections
+
+    async def _ended_meanwhile(self, attempt_id: str) -> None:
+        """An attempt that ended while no dialer followed it: as Asterisk kept its end (the citizen answered and
+        when, Dial's status, the end), else interrupted."""
+        self._live.pop(attempt_id, None)
+        kept = await self._kept_end(attempt_id)
+        if kept is None:
+            log.warning("callback attempt %s: gone while the bridge was away; ended as interrupted", attempt_id)
+            await self._end(attempt_id, AttemptOutcome.INTERRUPTED, None)
+            return
+        dial, answered_ms, ended = kept
+        if dial == "ANSWER" and answered_ms is not None:
+            await self.store.mark(attempt_id, "citizen", ended - timedelta(milliseconds=answered_ms))
+        log.info("callback attempt %s: ended while the bridge was away (%s, kept by Asterisk)", attempt_id, dial)
+        await self._end(attempt_id, end_outcome(dial), dial or None, at=ended)
+        await self._forget_end(attempt_id)
+
+    async def _kept_end(self, attempt_id: str) -> tuple[str, int | None, datetime] | None:
+        """The end the dialplan kept (hotline-cb-ended/<attempt>), or None."""
+        try:
+            frames = await self.client.action_list("DBGet", {"Family": ENDED_FAMILY, "Key": attempt_id})
+        except AmiError:
+            return None
+        value = next((f.get("Val") for f in frames if f.get("Val")), None)
+        return parse_end(value) if value else None
+
+    async def _forget_end(self, attempt_id: str) -> None:
+        with contextlib.suppress(AmiError):  # none kept, or the link is down: the next recovery clears it
+            await self.client.action("DBDel", {"Family": ENDED_FAMILY, "Key": attempt_id})
 
     # ------------------------------------------------------------------ outcomes
     def live_seat(self, attempt_id: str) -> str | None:

@@ -193,9 +193,10 @@ class CallbackStore:
             )
         return attempt_id
 
-    async def mark(self, attempt_id: str, step: str) -> CallbackAttemptRow | None:
-        """The seat answered ('seat') or the citizen answered ('citizen', the task is then reached)."""
-        now = self.clock()
+    async def mark(self, attempt_id: str, step: str, at: datetime | None = None) -> CallbackAttemptRow | None:
+        """The seat answered ('seat') or the citizen answered ('citizen', the task is then reached); `at`: when,
+        if not now (read back from Asterisk after a restart)."""
+        now = at or self.clock()
         async with self._session.begin() as session:
             row = await session.get(CallbackAttemptRow, attempt_id, with_for_update=True)
             if row is None or row.ended_at is not None:
@@ -209,9 +210,12 @@ class CallbackStore:
                     task.status, task.updated_at = TaskStatus.REACHED.value, now
             return row
 
-    async def end_attempt(self, attempt_id: str, outcome: AttemptOutcome, dial_status: str | None) -> Task | None:
-        """The attempt ended: the task is retried later, reached, or 无法联系 after the last try."""
-        now = self.clock()
+    async def end_attempt(
+        self, attempt_id: str, outcome: AttemptOutcome, dial_status: str | None, at: datetime | None = None
+    ) -> Task | None:
+        """The attempt ended (`at`, if not now: read back from Asterisk after a restart): the task is retried
+        later, reached, or 无法联系 after the last try."""
+        now = at or self.clock()
         async with self._session.begin() as session:
             row = await session.get(CallbackAttemptRow, attempt_id, with_for_update=True)
             if row is None or row.ended_at is not None:

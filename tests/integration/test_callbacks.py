@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,54 @@ async def test_seat_first_then_citizen_outcome_moves_the_ticket(cb_settings: Set
         assert citizen_side > 0.02 and seat_side < citizen_side / 10, (citizen_side, seat_side)  # citizen left
         assert await svc.recordings.store.tickets_of(started[0]) == [ticket.id]  # the QA page shows the ticket
         await tear_down(svc, seat, citizen)
+
+
+async def test_a_callback_that_ended_while_no_dialer_followed_it_keeps_its_end(
+    cb_settings: Settings, tmp_path: Path
+) -> None:
+    """The dialer stops following mid-talk (as when its process dies) and the citizen hangs up meanwhile: the
+    dialplan keeps the attempt's end in Asterisk's database (hotline-cb-ended). The next service's recovery ends it
+    answered, with the citizen's answer and the end as Asterisk kept them, not `interrupted`, and clears the key.
+    Tolerance, stated once: 1 s between the answer Asterisk kept (end - ANSWEREDTIME_MS) and the test seeing the
+    dialer's "talking" (the event, the database's write, the bus), 0.5 s between the end and the test's hang-up.
+    The test's dialer clock is set to a Wednesday morning: the answer marked live is on that clock, the end read back
+    is Asterisk's."""
+    clock = Clock(at("2026-11-25 10:00"), ticking=True)
+    async with running(cb_settings, clock) as svc, svc.bus.subscribe(TOPIC_SEAT, TOPIC_DIALER) as sub:
+        ticket = await replied_ticket(svc)
+        task_id = ticket.parts["callbacks"][0]["id"]
+        await ready_seat(svc, sub)
+        seat = await realparts.seat_phone("8001", 300, tmp_path)
+        citizen = await talking.called_citizen_talks(tmp_path, ring_ms=500)
+        (attempt_id,) = await svc.dialer.tick()  # type: ignore[union-attr]
+        await wait_for(sub, dialer("talking"))
+        talking_seen = datetime.now(UTC)
+        await svc.dialer.close()  # type: ignore[union-attr]  # nobody follows the attempt from here
+        await asyncio.sleep(2.0)
+        hung_up = datetime.now(UTC)
+        await realparts.hang_up_all(svc.client)
+        kept = None
+        for _ in range(50):
+            frames = await svc.client.action_list("DBGetTree", {"Family": "hotline-cb-ended"})
+            kept = next((f.get("Val") for f in frames if f.get("Key", "").endswith(attempt_id)), None)
+            if kept:
+                break
+            await asyncio.sleep(0.1)
+        assert kept and kept.startswith("ANSWER|"), kept
+        _, talk_ms, end = kept.split("|")
+        answered = datetime.fromtimestamp(float(end), UTC) - timedelta(milliseconds=int(talk_ms))  # ANSWEREDTIME_MS
+        assert timedelta(0) <= talking_seen - answered <= timedelta(seconds=1), (answered, talking_seen)
+        assert (await svc.callbacks.attempt(attempt_id)).ended_at is None  # type: ignore[union-attr]
+    async with running(cb_settings, clock) as again:
+        await again.dialer.recover()  # type: ignore[union-attr]
+        row = await again.callbacks.attempt(attempt_id)
+        assert row is not None and (row.outcome, row.dial_status) == ("answered", "ANSWER"), row
+        assert row.answered_at is not None and row.ended_at is not None  # the answer as marked live, the end kept
+        assert abs((row.ended_at - hung_up).total_seconds()) <= 0.5, (row.ended_at, hung_up)  # Asterisk's clock
+        assert (await again.callbacks.get(task_id))["status"] == "reached"  # the seat records the outcome next
+        frames = await again.client.action_list("DBGetTree", {"Family": "hotline-cb-ended"})
+        assert not any(f.get("Key", "").endswith(attempt_id) for f in frames), "the kept end was not cleared"
+        await tear_down(again, seat, citizen)
 
 
 async def test_outside_the_window_nothing_busy_is_retried_later(cb_settings: Settings, tmp_path: Path) -> None:

@@ -17,12 +17,15 @@ import contextlib
 import itertools
 import logging
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .protocol import AmiParser, FieldValue, Frame, FrameKind, encode_action
 
 log = logging.getLogger(__name__)
+QUICK_RETRY_S = 0.1  # after a link that was up drops: a try every 0.1 s (a refused connect on loopback is cheap) …
+QUICK_RETRY_FOR_S = 3.0  # … for this long (an Asterisk restart takes about a second), then the backoff
 
 
 class AmiError(RuntimeError):
@@ -116,10 +119,12 @@ class AmiClient:
     async def run(self) -> None:
         """Stay connected until close(). Raises AmiAuthError (fatal) on a refused login."""
         delay = self.backoff_initial
+        quick_until = 0.0  # after a drop, retry every QUICK_RETRY_S until then: Asterisk restarts in about a second
         while not self._closing:
             try:
                 reason = await self._session()
                 delay = self.backoff_initial  # it was up: retry soon
+                quick_until = time.monotonic() + QUICK_RETRY_FOR_S
             except AmiUnreachable as exc:
                 reason = str(exc)
             except AmiAuthError as exc:
@@ -130,6 +135,12 @@ class AmiClient:
                 reason = f"unexpected {type(exc).__name__}: {exc}"
             if self._closing:
                 break
+            if time.monotonic() < quick_until:  # one line for the quick tries, not one each
+                if self.down_reason is None:
+                    log.warning("AMI link to %s down (%s); reconnecting", self.address, reason)
+                self.down_reason = reason
+                await asyncio.sleep(QUICK_RETRY_S)
+                continue
             self.down_reason = reason
             log.warning("AMI link to %s down (%s); reconnecting in %.1f s", self.address, reason, delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))

@@ -5,8 +5,10 @@ The service runs as its own process (`hotline run --no-asterisk`) with the test-
 HOTLINE_FAULT_EXIT_AFTER, which makes it exit at once (as a SIGKILL would) right after the Nth AMI event of a type
 was applied, before the write-behind saved it. A second AMI connection records every event of the call; the same
 pure call machine fed with them is the fault-free record (the reference), so the two can be compared field by
-field. Tolerance, stated once: times the restarted service takes from the dialplan's stamps (HOTLINE_QUEUED,
-HOTLINE_RANG, HOTLINE_ANSWERED: ms) rather than from the AMI events' Timestamps may differ by STAMP_MS.
+field, and the restarted service's /api/floor counts (today's totals and each seat's) with the counts the same
+pure tally makes of the reference. Tolerance, stated once: times the restarted service takes from the dialplan's
+stamps (HOTLINE_QUEUED, HOTLINE_RANG, HOTLINE_ANSWERED: ms) rather than from the AMI events' Timestamps may differ
+by STAMP_MS.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,9 +33,10 @@ from ami_bridge.client import AmiActionError, AmiClient
 from ami_bridge.constants import CallOutcome, CallState
 from ami_bridge.protocol import Frame
 from ami_bridge.seat_control import SeatControl
-from ami_bridge.snapshots import CallSnapshot
+from ami_bridge.snapshots import CallSnapshot, MissSnapshot
 from ami_bridge.topics import TOPIC_CALL
 from hotline.db.store import Store
+from hotline.floor.stats import tally
 from hotline.service import Service
 from hotline.settings import Settings
 from tests.helpers import realparts
@@ -63,6 +68,52 @@ def reference(frames: list[Frame], caller: str) -> CallSnapshot:
     calls = [c for c in book._calls.values() if c.snap.caller_number == caller]
     assert len(calls) == 1, [c.snap for c in calls]
     return calls[0].snap
+
+
+@dataclass
+class FaultRun:
+    """A service process with the fault switch set at `kill`, on its own SQLite file and port, beside a recorder of
+    every AMI event (what the reference is made from)."""
+
+    db: Path
+    port: int
+    env: dict[str, str]
+    control: SeatControl
+    frames: list[Frame]
+    stop: asyncio.Event
+    recorder: asyncio.Task[None]
+
+    @classmethod
+    def start(cls, settings: Settings, ami: AmiClient, tmp_path: Path, kill: str) -> FaultRun:
+        db, port = tmp_path / "hotline.db", settings.http_port + 1
+        env = realparts.test_env(settings.state_dir, ivr="false", survey="false", http_port=str(port),
+                                 fault_exit_after=kill)  # fmt: skip
+        env["DATABASE_URL"] = f"sqlite:///{db}"
+        frames: list[Frame] = []
+        stop = asyncio.Event()
+        recorder = asyncio.create_task(record_frames(ami, frames, stop))
+        return cls(db, port, env, SeatControl(ami, settings.queue, settings.pause_reasons), frames, stop, recorder)
+
+    def local(self, settings: Settings) -> Settings:
+        """The settings of the service started again in the test, on the same database."""
+        return settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{self.db}", "http_port": self.port,
+                                           "ivr": False, "survey": False})  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def again(
+        self, settings: Settings, citizen: Any, caller: str
+    ) -> AsyncIterator[tuple[Service, str, CallSnapshot]]:
+        """The service started again on the same database, once the citizen hung up: it, the call's id, the call
+        as it stored it, ended."""
+        async with Service(self.local(settings)) as svc:
+            await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
+            assert await citizen.wait(30) == 0
+            call_id = await _call_id(svc.store, caller)
+            yield svc, call_id, await _stored_ended(svc.store, call_id)
+
+    async def done(self) -> None:
+        self.stop.set()
+        await self.recorder
 
 
 async def start_process(env: dict[str, str], url: str, *, keeper: bool = False) -> asyncio.subprocess.Process:
@@ -97,15 +148,8 @@ async def test_killed_at_any_point_the_call_is_recorded_as_without_the_kill(
     kill: str, asterisk: Any, settings: Settings, ami: AmiClient, tmp_path: Path
 ) -> None:
     seat_does, hold_ms = KILLS[kill]
-    db = tmp_path / "hotline.db"
-    port = settings.http_port + 1
-    env = realparts.test_env(settings.state_dir, ivr="false", survey="false", http_port=str(port),
-                             fault_exit_after=kill)  # fmt: skip
-    env["DATABASE_URL"] = f"sqlite:///{db}"
-    control = SeatControl(ami, settings.queue, settings.pause_reasons)
-    frames: list[Frame] = []
-    stop = asyncio.Event()
-    recorder = asyncio.create_task(record_frames(ami, frames, stop))
+    run = FaultRun.start(settings, ami, tmp_path, kill)
+    port, env, control, frames, stop = run.port, run.env, run.control, run.frames, run.stop
     proc = await start_process(env, f"http://127.0.0.1:{port}")
     seat = None
     if seat_does == "is paused":
@@ -117,17 +161,11 @@ async def test_killed_at_any_point_the_call_is_recorded_as_without_the_kill(
     citizen = await realparts.citizen_call(caller, hold_ms, tmp_path)
     try:
         assert await asyncio.wait_for(proc.wait(), 20) == FAULT_EXIT_CODE, kill
-        local = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{db}", "http_port": port,
-                                            "ivr": False, "survey": False})  # fmt: skip
-        async with Service(local) as svc:
-            await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
-            assert await citizen.wait(30) == 0
-            call_id = await _call_id(svc.store, caller)
-            ended = await _stored_ended(svc.store, call_id)
+        async with run.again(settings, citizen, caller) as (svc, call_id, ended):
             assert await _end_kept(ami, call_id) is None, "the call's end was left in Asterisk's database"
-        stop.set()
-        await recorder
-        want = reference(frames, caller)
+            want = reference(frames, caller)  # every event of the call is in: it ended
+            await _floor_counts_as(svc, [want], [])
+        await run.done()
         assert want.state is CallState.ENDED, want
         _same_record(ended, want)
     finally:
@@ -168,6 +206,26 @@ async def _stored_ended(store: Store, call_id: str) -> CallSnapshot:
             return call
         await asyncio.sleep(0.1)
     raise AssertionError(f"call {call_id} was not stored as ended: {await store.get_call(call_id)}")
+
+
+COUNTS = ("offered", "answered", "lost", "lost_queued", "lost_ringing", "within_two_rings", "within_service_level",
+          "misses", "waiting", "unknown")  # fmt: skip
+
+
+async def _floor_counts_as(svc: Service, calls: list[CallSnapshot], misses: list[MissSnapshot]) -> None:
+    """The restarted service's /api/floor (today, every seat) counts what the fault-free record counts."""
+    want = tally(calls, misses, svc.floor.tracker.targets)
+    expected = {"total": want.total.to_json(), **{seat: f.to_json() for seat, f in want.seats.items()}}
+    expected = {k: {n: v[n] for n in COUNTS} for k, v in expected.items()}
+    got: dict[str, Any] = {}
+    for _ in range(30):  # the floor follows the bus
+        today = svc.floor.view()["today"]
+        got = {"total": today["total"], **{seat: today["seats"].get(seat, {}) for seat in want.seats}}
+        got = {k: {n: v.get(n) for n in COUNTS} for k, v in got.items()}
+        if got == expected:
+            return
+        await asyncio.sleep(0.1)
+    assert got == expected
 
 
 def _same_record(got: CallSnapshot, want: CallSnapshot) -> None:
@@ -236,15 +294,8 @@ async def test_the_keeper_replaces_a_service_process_that_died_and_the_record_is
     before the write-behind saved it; the keeper forks the next one at once from the code it loaded, which resyncs
     and ends the call as the fault-free record has it. SIGTERM to the keeper stops the service and the keeper."""
     kill = "SeatConnected:1"
-    db = tmp_path / "hotline.db"
-    port = settings.http_port + 1
-    env = realparts.test_env(settings.state_dir, ivr="false", survey="false", http_port=str(port),
-                             fault_exit_after=kill)  # fmt: skip
-    env["DATABASE_URL"] = f"sqlite:///{db}"
-    control = SeatControl(ami, settings.queue, settings.pause_reasons)
-    frames: list[Frame] = []
-    stop = asyncio.Event()
-    recorder = asyncio.create_task(record_frames(ami, frames, stop))
+    run = FaultRun.start(settings, ami, tmp_path, kill)
+    db, port, env, control, frames, stop = run.db, run.port, run.env, run.control, run.frames, run.stop
     proc = await start_process(env, f"http://127.0.0.1:{port}", keeper=True)
     await control.login(SEAT)
     seat = await realparts.seat_phone(SEAT, 1500, tmp_path)
@@ -258,8 +309,7 @@ async def test_the_keeper_replaces_a_service_process_that_died_and_the_record_is
             ended = await _stored_ended(store, await _call_id(store, caller))
         finally:
             await store.close()
-        stop.set()
-        await recorder
+        await run.done()
         _same_record(ended, reference(frames, caller))
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
@@ -283,15 +333,8 @@ async def test_killed_right_after_a_miss_the_miss_and_the_call_are_recorded(
     in Asterisk's queue_log: seat_misses has it (at the log's whole second: tolerance 1 s, stated once here) and
     the call has misses=1 and seat 8006, as the fault-free record has them."""
     kill, caller = "SeatMissed:1", "13900139315"
-    db = tmp_path / "hotline.db"
-    port = settings.http_port + 1
-    env = realparts.test_env(settings.state_dir, ivr="false", survey="false", http_port=str(port),
-                             fault_exit_after=kill)  # fmt: skip
-    env["DATABASE_URL"] = f"sqlite:///{db}"
-    control = SeatControl(ami, settings.queue, settings.pause_reasons)
-    frames: list[Frame] = []
-    stop = asyncio.Event()
-    recorder = asyncio.create_task(record_frames(ami, frames, stop))
+    run = FaultRun.start(settings, ami, tmp_path, kill)
+    port, env, control, frames, stop = run.port, run.env, run.control, run.frames, run.stop
     proc = await start_process(env, f"http://127.0.0.1:{port}")
     await control.login("8005")
     await control.login("8006", paused_reason="小休")  # so that 8005 rings first
@@ -305,19 +348,13 @@ async def test_killed_right_after_a_miss_the_miss_and_the_call_are_recorded(
             await asyncio.sleep(0.1)
         await control.resume("8006")
         assert await asyncio.wait_for(proc.wait(), 30) == FAULT_EXIT_CODE, kill
-        local = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{db}", "http_port": port,
-                                            "ivr": False, "survey": False})  # fmt: skip
-        async with Service(local) as svc:
-            await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
-            assert await citizen.wait(30) == 0
-            call_id = await _call_id(svc.store, caller)
-            ended = await _stored_ended(svc.store, call_id)
+        async with run.again(settings, citizen, caller) as (svc, call_id, ended):
+            want = reference(frames, caller)
+            await _floor_counts_as(svc, [want], [MissSnapshot("8005", call_id, want.started_at, None, False, 1)])
             await svc.bridge.close()  # flush the write-behind
             misses = [m for m in await svc.store.misses_between(ended.started_at, ended.ended_at or ended.started_at)
                       if m.call_id == call_id]  # fmt: skip
-        stop.set()
-        await recorder
-        want = reference(frames, caller)
+        await run.done()
         assert (want.seat, want.misses) == ("8006", 1), want
         _same_record(ended, want)
         missed_at = next(ev.decode(f).at for f in frames if f.name == "AgentRingNoAnswer")  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.db.models import ThreewayAttemptRow
-from hotline.threeway.machine import Attempt
+from hotline.threeway.machine import LIVE, Attempt, TwState
 from hotline.tickets.store import TicketStore
 
 from .. import tasks
@@ -63,6 +63,13 @@ class ThreewayRecords:
                 del self._dirty[key]
             log.debug("call %s: three-way %s saved (%s)", attempt.call_id, key, attempt.state.value)
 
+    async def live(self) -> list[Attempt]:
+        """The attempts kept as still going (a restart finds them: hotline/threeway/service.py recover)."""
+        query = select(ThreewayAttemptRow).where(ThreewayAttemptRow.state.in_([s.value for s in LIVE]))
+        async with self._session() as session:
+            rows = (await session.scalars(query.order_by(ThreewayAttemptRow.requested_at))).all()
+        return [_attempt(r) for r in rows]
+
     async def of_calls(self, call_ids: list[str]) -> list[dict[str, Any]]:
         async with self._session() as session:
             rows = await session.scalars(
@@ -70,6 +77,14 @@ class ThreewayRecords:
                 .order_by(ThreewayAttemptRow.requested_at)
             )  # fmt: skip
             return [row_json(r) for r in rows]
+
+
+def _attempt(r: ThreewayAttemptRow) -> Attempt:
+    return Attempt(
+        r.attempt_id, r.call_id, r.seat, r.number, r.consult, r.requested_at, unit_id=r.unit_id, unit_name=r.unit_name,
+        state=TwState(r.state), ringing_at=r.ringing_at, answered_at=r.answered_at, joined_at=r.joined_at,
+        seat_left_at=r.seat_left_at,
+    )  # fmt: skip
 
 
 def row_json(row: ThreewayAttemptRow) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ami_bridge import events as ev
-from ami_bridge.client import AmiClient, AmiError
+from ami_bridge.client import AmiActionError, AmiClient, AmiError
 from ami_bridge.constants import CallState, LegRole
 from ami_bridge.seat_control import check_seat
 from hotline.errors import Kind
@@ -111,12 +111,67 @@ class ThreewayService:
 
     async def start(self) -> None:
         self._unsubscribe = self.bridge.subscribe(HEARD, self._events.put_nowait)
-        self._tasks = [asyncio.create_task(self._consume(), name="threeway-events")]
+        self._tasks = [asyncio.create_task(self._consume(), name="threeway-events"),
+                       asyncio.create_task(self._recover_when_linked(), name="threeway-recover")]  # fmt: skip
 
     async def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
         await tasks.stop(self._tasks)
+
+    # ------------------------------------------------------------------ restarts
+    async def _recover_when_linked(self) -> None:
+        await self.bridge.resynced.wait()
+        try:
+            await self.recover()
+        except AmiError as exc:
+            log.error("three-way: could not recover the attempts left going (%s)", exc)
+
+    async def recover(self) -> None:
+        """Attempts the record holds as going, after a restart: followed again where their call goes on in
+        Asterisk (its conference, the seat's and the unit's channels), else ended as their call ended meanwhile
+        (the citizen left: completed after a join, cancelled before), at the time of this recovery."""
+        live = [a for a in await self.records.live() if a.call_id not in self._sessions] if self.records else []
+        if not live:
+            return
+        frames = await self.client.action_list("CoreShowChannels")
+        channels = [ev.channel(f) for f in frames if f.name == "CoreShowChannel"]
+        for attempt in live:
+            citizen = next((c for c in channels if c.call_var == attempt.call_id and c.role_var == "citizen"), None)
+            session = _Session(attempt.call_id, attempt.seat, citizen.name if citizen else "", "", attempts=[attempt])
+            if citizen is None:
+                log.warning("call %s: three-way %s ended while no bridge followed it", attempt.call_id,
+                            attempt.attempt_id)  # fmt: skip
+                await self._event(session, TwEvent.CITIZEN_LEFT)
+                continue
+            await self._follow_again(session, channels)
+
+    async def _follow_again(self, session: _Session, channels: list[ev.Channel]) -> None:
+        attempt = session.attempt
+        assert attempt is not None
+        linked = next(c.linkedid for c in channels if c.name == session.citizen)
+        mine = [c for c in channels if c.linkedid == linked]
+        seat = next((c for c in mine if c.endpoint == f"PJSIP/{session.seat}"), None)
+        unit = next((c for c in channels if c.unit_var == attempt.attempt_id), None)
+        session.seat_channel, session.unit_channel = (seat.name if seat else ""), (unit.name if unit else None)
+        with contextlib.suppress(AmiActionError):  # no such conference: nobody in it
+            listed = await self.client.action_list("ConfbridgeList", {"Conference": f"tw-{session.call_id}"})
+            session.members = {f.get("Channel") for f in listed if f.name == "ConfbridgeList"}
+        session.in_conference = bool(session.members)
+        self._sessions[session.call_id], self._by_seat[session.seat] = session, session.call_id
+        log.info("call %s: three-way %s (%s) followed again after a restart", session.call_id, attempt.attempt_id,
+                 attempt.state.value)  # fmt: skip
+        coming = attempt.state in (TwState.REQUESTED, TwState.RINGING, TwState.CONSULTING)
+        if unit is not None and unit.name in session.members and coming:
+            await self._event(session, TwEvent.JOINED)  # it joined before the record had it
+        if unit is None and attempt.state in (TwState.CONSULTING, TwState.JOINED, TwState.SEAT_LEFT):
+            await self._event(session, TwEvent.UNIT_LEFT)  # the unit hung up meanwhile
+        elif (
+            session.attempt is not None
+            and session.attempt.state is TwState.JOINED
+            and (session.seat_channel not in session.members)
+        ):
+            await self._event(session, TwEvent.SEAT_LEFT)  # the seat left meanwhile
 
     # ------------------------------------------------------------------ queries
     def current(self, seat: str) -> Attempt | None:

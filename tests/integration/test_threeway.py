@@ -153,3 +153,39 @@ async def test_citizen_hangs_up_during_three_way(service: Any, tmp_path: Path) -
             await asyncio.sleep(0.2)
         assert await channels(service) == []  # no orphan leg
         await seat.stop()
+
+
+async def test_a_three_way_call_is_followed_again_by_a_restarted_service(service: Any, tmp_path: Path) -> None:
+    """Three-way sessions live in the service's memory; the record says the attempt is joined. The first service
+    stops following (as when it dies) while citizen, seat and unit are in the conference; a new one on the same
+    database follows the call again: the seat leaves through it, the unit hangs up, and the attempt ends completed,
+    as without the restart (test_unit_answers_join_leave_unit_hangs_up)."""
+    base = f"{service.url}/api/seats/8001/threeway"
+    async with service.bus.subscribe(TOPIC_CALL, TOPIC_SEAT, TOPIC_THREEWAY) as sub:
+        call_id, seat, citizen = await live_call(service, sub, tmp_path)
+        unit = await phones.unit_phone(tmp_path, ring_ms=500, talk_ms=8000)
+        status, body = await post(service, base, {"number": UNIT, "consult": False})
+        assert status == 200, body
+        await wait_for(sub, tw_state("joined"), 10)
+    await service.threeway.close()  # nobody follows the attempt in this service from here
+    await service.threeway.records.flush()
+    again = service.settings.model_copy(update={"http_port": service.settings.http_port + 1})  # the same database
+    async with Service(again) as restarted, restarted.bus.subscribe(TOPIC_THREEWAY) as sub:
+        await asyncio.wait_for(restarted.bridge.resynced.wait(), 10)
+        for _ in range(50):
+            if restarted.threeway.current("8001") is not None:
+                break
+            await asyncio.sleep(0.1)
+        current = restarted.threeway.current("8001")
+        assert current is not None and current.state.value == "joined", current
+        status, body = await post(restarted, f"{restarted.url}/api/seats/8001/threeway/leave")
+        assert status == 200, body
+        await wait_for(sub, tw_state("seat_left"), 10)
+        final = await wait_for(sub, tw_state("ended"), 20)  # the unit hangs up after its talk
+        assert final["outcome"] == "completed" and final["joined_at"] and final["seat_left_at"], final
+        await restarted.threeway.records.flush()
+        stored = await restarted.threeway.records.of_calls([call_id])
+        assert [(a["state"], a["outcome"]) for a in stored] == [("ended", "completed")], stored
+    assert await unit.wait(10) == 0, unit.errors()
+    await citizen.stop()
+    await seat.stop()

@@ -245,26 +245,28 @@ def _same_record(got: CallSnapshot, want: CallSnapshot) -> None:
     assert set(got.estimated) <= {"started_at"}, got.estimated
 
 
-async def test_asterisk_killed_mid_call_the_call_ends_cut_and_stays_answered(
-    service: Any, asterisk: Any, tmp_path: Path
+@pytest.mark.parametrize("state", ["talking", "queued"])
+async def test_asterisk_killed_mid_call_the_call_ends_cut(
+    state: str, service: Any, asterisk: Any, tmp_path: Path
 ) -> None:
-    """Asterisk SIGKILLed while a seat talks: no hangup handler runs and no Hangup reaches the bridge. When Asterisk
-    is back, the call ends `cut`, at the moment the link dropped (named as estimated), and stays answered: the
-    floor's 接通 keeps it and does not move it to unknown. Tolerance: the end is the link's loss, within CUT_MS of
-    the kill."""
-    seat = "8005"
-    await service.seats.login(seat)
+    """Asterisk SIGKILLed while a seat talks, or while the call waits in the queue: no hangup handler runs and no
+    Hangup reaches the bridge. When Asterisk is back, the call ends `cut`, at the moment the link dropped (named as
+    estimated). A talking call stays answered: the floor's 接通 keeps it. A waiting one is no longer waiting and is
+    counted apart (unknown), never as lost (呼损): nobody knows whether the citizen would have waited. Tolerance: the
+    end is the link's loss, within CUT_MS of the kill."""
+    seat, caller = "8005", f"1390013908{5 if state == 'talking' else 6}"
+    await service.seats.login(seat, paused_reason=None if state == "talking" else "小休")
     phone = await realparts.seat_phone(seat, 500, tmp_path)
     before = service.client.connections
     try:
         async with service.bus.subscribe(TOPIC_CALL) as sub:
-            citizen = await realparts.citizen_call("13900139085", 60000, tmp_path)
-            talking = await wait_for(sub, lambda m: m["caller_number"] == "13900139085" and m["state"] == "talking")
-        call_id = talking["call_id"]
+            citizen = await realparts.citizen_call(caller, 60000, tmp_path)
+            live = await wait_for(sub, lambda m: m["caller_number"] == caller and m["state"] == state)
+        call_id = live["call_id"]
         answered = service.bridge.calls.get(call_id).answered_at
-        await asyncio.sleep(0.3)  # the floor follows the bus: the call counts as answered while it talks
+        await asyncio.sleep(0.3)  # the floor follows the bus: a talking call counts as answered, a queued one waits
         today = service.floor.view()["today"]["total"]
-        assert today["answered"] >= 1, today
+        assert today["answered" if state == "talking" else "waiting"] >= 1, today
         killed_at = datetime.now(UTC)
         await asyncio.to_thread(asterisk.kill)
         await asyncio.to_thread(asterisk.start)  # as after a crash: Asterisk restores its logged-in seats
@@ -280,11 +282,17 @@ async def test_asterisk_killed_mid_call_the_call_ends_cut_and_stays_answered(
         assert (stored.outcome, stored.answered_at, stored.ended_at) == (call.outcome, answered, call.ended_at)
         await asyncio.sleep(0.3)  # the floor follows the bus
         now = service.floor.view()["today"]["total"]
-        assert (now["answered"], now["unknown"]) == (today["answered"], today["unknown"]), (today, now)  # kept
+        if state == "talking":  # kept as answered
+            assert (now["answered"], now["unknown"]) == (today["answered"], today["unknown"]), (today, now)
+        else:  # no longer waiting, counted apart, not lost
+            moved = (now["waiting"], now["unknown"], now["lost"], now["offered"])
+            assert moved == (today["waiting"] - 1, today["unknown"] + 1, today["lost"], today["offered"]), (today, now)
     finally:
         await phone.stop()
         with contextlib.suppress(Exception):
             await citizen.stop()
+        with contextlib.suppress(Exception):
+            await service.seats.logout(seat)
 
 
 async def test_the_keeper_replaces_a_service_process_that_died_and_the_record_is_whole(

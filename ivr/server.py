@@ -34,6 +34,7 @@ from .flow import (
 )
 from .reports import CallbackRequest, SurveyEnd, SurveyResult, ended
 
+SURVEY_DONE = "HOTLINE_SURVEY"  # set on the channel once the survey is over (done, or off): else it was cut
 log = logging.getLogger(__name__)
 
 OnSurvey = Callable[[SurveyResult], Awaitable[None]]
@@ -55,6 +56,11 @@ class AgiServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+
+    @property
+    def active(self) -> int:
+        """FastAGI sessions going on now (`sessions`: all since the start)."""
+        return len(self._tasks)
 
     async def start(self, host: str, port: int) -> None:
         try:
@@ -226,13 +232,14 @@ class Flow:
     # ------------------------------------------------------------------ survey
     async def survey(self, on_survey: OnSurvey) -> None:
         if not self.config.survey:
+            await self.s.set_variable(SURVEY_DONE, "off")  # nothing to ask: [survey-again] does not ask again
             return
         scale = self.config.survey_scale
         interface = await self.s.get_variable("${MEMBERINTERFACE}") or ""
         seat = interface.rpartition("/")[2] or None
         queue = await self.s.get_variable("${QUEUENAME}") or self.config.queue
         label: str | None = None
-        reason = "timeout"
+        reason: str | None = "timeout"
         key: str | None = None
         try:
             key = await self.collect(f"survey-{scale}", {str(n) for n in range(1, scale + 1)})
@@ -241,16 +248,27 @@ class Flow:
         except AgiHangup:
             reason = "hangup"
             raise
+        except asyncio.CancelledError:  # the server is going away: not the citizen's answer; the dialplan asks again
+            reason = None
+            raise
         finally:
-            level = int(key) if label and key else None
-            result = SurveyResult(
-                self.call_id, seat, queue, self.caller or None, scale, level, label or NO_ANSWER,
-                None if label is None else label in SATISFIED, reason, datetime.now(UTC),
-            )  # fmt: skip
-            self.log.info("survey at seat %s: %s (%s)", seat, result.label, reason)
-            await on_survey(result)
+            if reason is not None:
+                await self._report_survey(on_survey, seat, queue, scale, key, label, reason)
+        await self.s.set_variable(SURVEY_DONE, "done")  # a survey cut before this is asked again ([survey-again])
         await self.s.stream_file(self.prompt("survey-thanks"))
         await self.s.hangup()
+
+    async def _report_survey(
+        self, on_survey: OnSurvey, seat: str | None, queue: str, scale: int, key: str | None, label: str | None,
+        reason: str,
+    ) -> None:  # fmt: skip
+        level = int(key) if label and key else None
+        result = SurveyResult(
+            self.call_id, seat, queue, self.caller or None, scale, level, label or NO_ANSWER,
+            None if label is None else label in SATISFIED, reason, datetime.now(UTC),
+        )  # fmt: skip
+        self.log.info("survey at seat %s: %s (%s)", seat, result.label, reason)
+        await on_survey(result)
 
     # ------------------------------------------------------------------ the 回访 dialer's automated survey
     async def callback_survey(self, report: OnCallbackSurvey | None) -> None:

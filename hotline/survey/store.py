@@ -33,9 +33,10 @@ class SurveyStore:
         values = asdict(result)
         insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         stmt = insert(SurveyResultRow).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["call_id"], set_={k: v for k, v in values.items() if k != "call_id"}
-        )
+        stmt = stmt.on_conflict_do_update(  # a survey asked again (after a restart) never erases a given level
+            index_elements=["call_id"], set_={k: v for k, v in values.items() if k != "call_id"},
+            where=SurveyResultRow.level.is_(None) | stmt.excluded.level.is_not(None),
+        )  # fmt: skip
         async with self._session.begin() as session:
             await session.execute(stmt)
 

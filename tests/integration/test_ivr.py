@@ -303,3 +303,28 @@ async def test_fastagi_down_the_call_still_reaches_a_seat(asterisk: Any, setting
             )
         assert talking["seat"] == "8008"
         await done(svc, caller, seat)
+
+
+async def test_a_survey_cut_by_the_ivr_dying_is_asked_again(asterisk: Any, settings: Settings, tmp_path: Path) -> None:
+    """The FastAGI server (in the service's process) goes away in the middle of a citizen's survey and is back at
+    once, as when `hotline run`'s keeper replaces a dead process: the dialplan asks again ([survey-again]) and the
+    citizen's key is recorded as without the cut."""
+    async with ivr_service(settings, tmp_path, ivr=False, callback_offer_wait_s=0) as svc:
+        await svc.seats.login("8009")
+        seat = await phones.hanging_up_seat_phone("8009", 300, 1000, tmp_path)
+        async with svc.bus.subscribe(TOPIC_SURVEY) as sub:
+            caller = await citizen("13900139099", [(SURVEY_AT_MS + 4000, "2")], tmp_path, 12)
+            for _ in range(200):  # the survey's session has begun
+                if svc.ivr.server.active:
+                    break
+                await asyncio.sleep(0.05)
+            assert svc.ivr.server.active, "no survey session"
+            await svc.ivr.server.close()  # the session dies with it: AGISTATUS=FAILURE
+            svc.ivr.server = type(svc.ivr.server)(svc.ivr.server.config, svc.ivr.server.on_survey,
+                                                  svc.ivr.server.on_callback)  # fmt: skip
+            await svc.ivr.server.start(settings.agi_host, settings.agi_port)
+            result = await wait_for(sub, lambda m: m.get("caller_number") == "13900139099", 30)
+        assert (result["level"], result["reason"], result["seat"]) == (2, "answered", "8009"), result
+        stored = await svc.ivr.surveys.get(result["call_id"])
+        assert stored is not None and stored.level == 2
+        await done(svc, caller, seat)

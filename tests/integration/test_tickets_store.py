@@ -192,6 +192,23 @@ async def test_a_ticket_shows_the_survey_of_each_of_its_calls(env: Env) -> None:
     assert [r.to_json() for r in await surveys.for_ticket(tid)] == view["surveys"]
 
 
+async def test_a_survey_asked_again_never_erases_a_given_level(env: Env) -> None:
+    """After a cut survey the citizen is asked again ([survey-again]): a later answer replaces, no answer does not."""
+    surveys = SurveyStore(env.store.engine)
+    first = at("2026-11-25 10:01")
+    given = SurveyResult("c1", "8001", "hotline", "13800138000", 5, 2, "满意", True, "answered", first)
+    await surveys.save(given)
+    await surveys.save(SurveyResult("c1", "8001", "hotline", "13800138000", 5, None, "未评价", None, "hangup", first))
+    assert await surveys.get("c1") == given
+    later = SurveyResult("c1", "8001", "hotline", "13800138000", 5, 4, "不满意", False, "answered", first)
+    await surveys.save(later)
+    assert await surveys.get("c1") == later
+    unanswered = SurveyResult("c2", "8002", "hotline", "13800138000", 5, None, "未评价", None, "timeout", first)
+    await surveys.save(unanswered)
+    await surveys.save(replace(unanswered, reason="hangup"))
+    assert (await surveys.get("c2")).reason == "hangup"  # type: ignore[union-attr]  # no level either way: the last
+
+
 async def test_history_puts_open_tickets_first_then_the_newest(env: Env) -> None:
     unit = await env.tickets.units.add(HOUSING)
     ids = []

@@ -35,10 +35,13 @@ from ami_bridge.protocol import Frame
 from ami_bridge.seat_control import SeatControl
 from ami_bridge.snapshots import CallSnapshot, MissSnapshot
 from ami_bridge.topics import TOPIC_CALL
+from hotline.db.engine import make_engine
 from hotline.db.store import Store
+from hotline.demo import phones
 from hotline.floor.stats import tally
 from hotline.service import Service
 from hotline.settings import Settings
+from hotline.survey.store import SurveyStore
 from tests.helpers import realparts
 from tests.helpers.polling import wait_for
 
@@ -377,4 +380,47 @@ async def test_killed_right_after_a_miss_the_miss_and_the_call_are_recorded(
             await control.logout(seat)
         await slow.stop()
         await quick.stop()
+        await citizen.stop()
+
+
+async def test_killed_as_the_survey_begins_the_survey_is_asked_again_and_recorded(
+    asterisk: Any, settings: Settings, ami: AmiClient, tmp_path: Path
+) -> None:
+    """The seat hangs up and the survey begins; the service process exits hard right then (SeatCompleted), under
+    `hotline run`'s keeper. The survey's AGI finds nobody or is cut; [survey-again] asks once more a second later,
+    the keeper's next process answers, and the citizen's key is recorded with the seat that took the call."""
+    run = FaultRun.start(settings, ami, tmp_path, "SeatCompleted:1")
+    run.env["HOTLINE_SURVEY"] = "true"
+    proc = await start_process(run.env, f"http://127.0.0.1:{run.port}", keeper=True)
+    await run.control.login("8007")
+    seat = await phones.hanging_up_seat_phone("8007", 300, 1000, tmp_path)
+    caller = "13900139335"
+    citizen = await phones.citizen_ivr_call(caller, [(9000, "2")], tmp_path, sip_port=realparts.SIP_PORT, index=13,
+                                            hold_ms=30000)  # fmt: skip
+    try:
+        assert await citizen.wait(40) == 0
+        surveys = SurveyStore(make_engine(f"sqlite:///{run.db}"))
+        store = await Store.open(f"sqlite:///{run.db}", migrate=False)
+        try:
+            call_id = await _call_id(store, caller)
+            result = None
+            for _ in range(50):
+                if (result := await surveys.get(call_id)) is not None:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await store.close()
+            await surveys.engine.dispose()
+        assert result is not None and (result.level, result.reason, result.seat) == (2, "answered", "8007"), result
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        out = (await proc.communicate())[0].decode(errors="replace")
+        assert f"exited with status {FAULT_EXIT_CODE}" in out, out[-3000:]
+    finally:
+        await run.done()
+        with contextlib.suppress(Exception):
+            proc.kill()
+        await realparts.hang_up_all(ami)
+        await run.control.logout("8007")
+        await seat.stop()
         await citizen.stop()

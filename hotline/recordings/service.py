@@ -118,7 +118,7 @@ class RecordingService:
 
     @staticmethod
     def _talk_of_call(call: CallSnapshot) -> Callable[[], Awaitable[Talk | None]] | None:
-        if call.state is not CallState.ENDED or call.outcome is not CallOutcome.ANSWERED:
+        if call.state is not CallState.ENDED or call.answered_at is None:  # answered: ended as answered, or cut
             return None
 
         async def talk() -> Talk:

@@ -285,8 +285,14 @@ async def test_asterisk_killed_mid_call_the_call_ends_cut(
         assert (stored.outcome, stored.answered_at, stored.ended_at) == (call.outcome, answered, call.ended_at)
         await asyncio.sleep(0.3)  # the floor follows the bus
         now = service.floor.view()["today"]["total"]
-        if state == "talking":  # kept as answered
+        if state == "talking":  # kept as answered, and its recording (what Asterisk wrote until it died) catalogued
             assert (now["answered"], now["unknown"]) == (today["answered"], today["unknown"]), (today, now)
+            rec = None
+            for _ in range(100):
+                if (rec := await service.recordings.store.get(call_id)) is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert rec is not None and rec["path"].split("/")[-1].startswith(call_id), rec
         else:  # no longer waiting, counted apart, not lost
             moved = (now["waiting"], now["unknown"], now["lost"], now["offered"])
             assert moved == (today["waiting"] - 1, today["unknown"] + 1, today["lost"], today["offered"]), (today, now)

@@ -3,6 +3,7 @@
 import { api, clearError, showError } from "./api.js";
 import { loadDue } from "./callbacks.js";
 import { $ } from "./dom.js";
+import "./keys.js";  // the Alt chords and the ? list
 import { fillReasons, render } from "./seat.js";
 import { rewatch, watch } from "./socket.js";
 import { SEAT_RE, STORE_KEY, TOKEN_KEY, state } from "./state.js";

@@ -4,6 +4,7 @@ import { $, text } from "./dom.js";
 import { state } from "./state.js";
 import { renderTw } from "./threeway.js";
 import { renderTicket } from "./ticket.js";
+import { focusTicket } from "./keys.js";
 
 const POP_NAMES = {ringing: "振铃", answered: "通话中", ended: "已结束"};
 const END_NAMES = {missed: "未接", abandoned: "来电已挂断", hung_up: "通话结束", unknown: "已结束"};
@@ -16,6 +17,9 @@ export function takePop(p) {
   if (pop && pop.call_id === p.call_id && p.rev <= pop.rev) return;
   if (pop && pop.call_id !== p.call_id && p.state === "ended" && pop.state !== "ended") return;
   state.pop = p;
+  if (p.state === "answered" && !(pop && pop.call_id === p.call_id && pop.state === "answered")) {
+    setTimeout(focusTicket, 0);  // once the ticket form is shown: the cursor in 诉求内容
+  }
 }
 
 function fmtMs(ms) {

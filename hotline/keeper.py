@@ -112,9 +112,13 @@ class Keeper:
     @staticmethod
     def _wait(pid: int) -> int:
         while True:
-            with contextlib.suppress(ChildProcessError, InterruptedError):
+            try:
                 _, status = os.waitpid(pid, 0)
-                return os.waitstatus_to_exitcode(status)
+            except InterruptedError:  # a signal's handler ran (Python retries by itself; kept for clarity)
+                continue
+            except ChildProcessError:  # reaped elsewhere: its status is lost
+                return 1
+            return os.waitstatus_to_exitcode(status)
 
 
 def keep(run_child: Callable[[Ready], int]) -> int:

@@ -235,7 +235,10 @@ class Bridge:
         except Exception as exc:  # the database is away: the next resync looks again
             log.error("bridge: cannot read the recorded misses (%s): queue_log not checked", exc)
             return {}
-        known += [m for m in self._dirty.values() if isinstance(m, MissSnapshot)]
+        kept = {(m.seat, m.call_id, m.at) for m in known}  # a miss flushed but still in the write-behind: once
+        known += [
+            m for m in self._dirty.values() if isinstance(m, MissSnapshot) and (m.seat, m.call_id, m.at) not in kept
+        ]
         found = [m for m in (self._logged_miss(lm) for lm in logged if not _kept(lm, known)) if m is not None]
         for miss in found:
             await self.bus.publish(TOPIC_MISS, MissChange(miss, pausing=False))

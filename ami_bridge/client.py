@@ -121,10 +121,12 @@ class AmiClient:
         delay = self.backoff_initial
         quick_until = 0.0  # after a drop, retry every QUICK_RETRY_S until then: Asterisk restarts in about a second
         while not self._closing:
+            began = time.monotonic()
             try:
                 reason = await self._session()
                 delay = self.backoff_initial  # it was up: retry soon
-                quick_until = time.monotonic() + QUICK_RETRY_FOR_S
+                if time.monotonic() - began > QUICK_RETRY_FOR_S:  # not one that drops right after each login
+                    quick_until = time.monotonic() + QUICK_RETRY_FOR_S
             except AmiUnreachable as exc:
                 reason = str(exc)
             except AmiAuthError as exc:

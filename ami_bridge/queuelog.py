@@ -62,6 +62,11 @@ def _lines_backwards(path: Path) -> Iterator[str]:
     with handle:
         end = handle.seek(0, os.SEEK_END)
         tail = b""
+        if end:  # a last line not ended yet (being written, or torn by a crash) is left out: it may be cut short
+            handle.seek(end - 1)
+            if handle.read(1) != b"\n":
+                handle.seek(0)
+                end = handle.read(end).rfind(b"\n") + 1
         while end > 0:
             start = max(0, end - BLOCK)
             handle.seek(start)

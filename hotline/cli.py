@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ami_bridge.client import AmiAuthError
 from hotline.recordings.cli import register as register_qa
 
 from .asterisk.checkconfig import run_checks
 from .asterisk.instance import AsteriskError, Instance
 from .asterisk.provision import ProvisionError, find_or_provision, provision
 from .errors import Unavailable
-from .keeper import Ready, keep
+from .keeper import FATAL, Ready, keep
 from .settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("hotline")
@@ -48,6 +49,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         except Unavailable as exc:  # a part the service needs is not there (yet): one line, no traceback
             log.error("the service cannot start: %s", exc)
             return 1
+        except AmiAuthError as exc:  # the AMI secret is refused: trying again changes nothing
+            log.error("the service stops: %s", exc)
+            return FATAL
 
     if args.no_keeper or args.demo:  # the demo's phones belong to one service process: no second one
         return serve()

@@ -21,6 +21,7 @@ import ctypes
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -28,6 +29,7 @@ from types import FrameType
 log = logging.getLogger(__name__)
 Ready = Callable[[], None]  # what the service process calls once it answers
 
+FATAL = 78  # EX_CONFIG: the service process cannot run as configured (a refused AMI secret): not started again
 BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # the pause before the next child, by quick deaths in a row
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 PR_SET_PDEATHSIG = 1
@@ -36,7 +38,12 @@ PR_SET_PDEATHSIG = 1
 def describe(status: int) -> str:
     """An exit status as os.waitstatus_to_exitcode gives it, in words."""
     if status < 0:
-        return f"was killed by {signal.Signals(-status).name}"
+        try:
+            return f"was killed by {signal.Signals(-status).name}"
+        except ValueError:  # a real-time signal has no name
+            return f"was killed by signal {-status}"
+    if status == FATAL:
+        return "stopped: it cannot run as configured"
     return f"exited with status {status}"
 
 
@@ -71,6 +78,10 @@ class Keeper:
             lived, pid, self.child = time.monotonic() - started, self.child, 0
             if self.stopping or status == 0:
                 return 0 if status in (0, *(-s for s in STOP_SIGNALS)) else status
+            if status == FATAL:  # another try would fail the same way: say so and stop
+                log.error("service process %d %s; not started again (fix the setting, then start again)", pid,
+                          describe(status))  # fmt: skip
+                return status
             early = 0 if was_up else early + 1
             pause = pause_after(early)
             log.error("service process %d %s after %.1f s%s; starting another%s", pid, describe(status), lived,
@@ -105,6 +116,9 @@ class Keeper:
         except BaseException:
             log.exception("service process %d failed", os.getpid())
         finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
             logging.shutdown()
             os._exit(code)
         return 0  # not reached

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ami_bridge import events as ev
-from ami_bridge.client import AmiClient, AmiError
+from ami_bridge.client import AmiActionError, AmiClient, AmiError
 from ami_bridge.constants import CallKind, CallState, SeatState
 from hotline.topics import TOPIC_DIALER
 from hotline.workdays import parse_windows
@@ -337,7 +337,7 @@ class Dialer:
         """The end the dialplan kept (hotline-cb-ended/<attempt>), or None."""
         try:
             frames = await self.client.action_list("DBGet", {"Family": ENDED_FAMILY, "Key": attempt_id})
-        except AmiError:
+        except AmiActionError:  # no such key: Asterisk kept nothing (an AmiError else: the next recovery asks again)
             return None
         value = next((f.get("Val") for f in frames if f.get("Val")), None)
         return parse_end(value) if value else None

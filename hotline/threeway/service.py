@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -106,7 +107,7 @@ class ThreewayService:
         self._by_seat: dict[str, str] = {}  # seat -> call id
         self._events: asyncio.Queue[Heard] = asyncio.Queue()
         self._unsubscribe: Callable[[], None] | None = None
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(time.time_ns() // 1_000_000)  # unique across restarts: ms at the start
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -164,7 +165,9 @@ class ThreewayService:
         coming = attempt.state in (TwState.REQUESTED, TwState.RINGING, TwState.CONSULTING)
         if unit is not None and unit.name in session.members and coming:
             await self._event(session, TwEvent.JOINED)  # it joined before the record had it
-        if unit is None and attempt.state in (TwState.CONSULTING, TwState.JOINED, TwState.SEAT_LEFT):
+        if unit is None and attempt.state in (TwState.REQUESTED, TwState.RINGING):
+            await self._event(session, TwEvent.NO_ANSWER)  # the dial ended meanwhile: the seat is back with the citizen
+        elif unit is None and attempt.state in (TwState.CONSULTING, TwState.JOINED, TwState.SEAT_LEFT):
             await self._event(session, TwEvent.UNIT_LEFT)  # the unit hung up meanwhile
         elif (
             session.attempt is not None

@@ -63,8 +63,19 @@ async def test_redis_down_at_start_the_keeper_waits_for_it(asterisk: Any, settin
     out_to = {"stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT}
     keeper = await asyncio.create_subprocess_exec(exe, "run", "--no-asterisk", env=env, **out_to)  # type: ignore[arg-type]
     redis = None
+    lines: list[str] = []
+
+    async def read() -> None:
+        assert keeper.stdout is not None
+        async for raw in keeper.stdout:
+            lines.append(raw.decode(errors="replace"))
+
+    reader = asyncio.create_task(read())
     try:
-        await asyncio.sleep(2.0)  # a few tries, none up
+        for _ in range(300):  # two tries failed and the keeper waits before the third (not a fixed sleep: a
+            if any("starting another in" in line for line in lines):  # loaded machine starts Python slowly)
+                break
+            await asyncio.sleep(0.1)
         server = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
         redis = await asyncio.create_subprocess_exec(*server, stdout=asyncio.subprocess.DEVNULL)
         status, body = 0, {}
@@ -80,12 +91,14 @@ async def test_redis_down_at_start_the_keeper_waits_for_it(asterisk: Any, settin
         assert status == 200 and body["parts"]["bus"]["ok"], body
         keeper.terminate()
         assert await asyncio.wait_for(keeper.wait(), 20) == 0
-        out = (await keeper.communicate())[0].decode(errors="replace")
+        await asyncio.wait_for(reader, 5)
+        out = "".join(lines)
         assert f"the service cannot start: cannot reach Redis at redis://127.0.0.1:{port}/0" in out, out[-3000:]
         assert "(before it was up); starting another in" in out, out[-3000:]
     finally:
         if keeper.returncode is None:
             keeper.kill()
+        reader.cancel()
         if redis is not None:
             redis.kill()
             await redis.wait()

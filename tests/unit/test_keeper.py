@@ -22,6 +22,8 @@ def child(ready):
         f.write(f"{os.getpid()}\\n")
     if mode == "fail":
         sys.exit(3)
+    if mode == "fatal":
+        sys.exit(78)
     ready()
     time.sleep(60)
     return 0
@@ -102,3 +104,14 @@ def test_the_words_and_the_pauses() -> None:
     assert describe(-9) == "was killed by SIGKILL" and describe(137) == "exited with status 137"
     assert [pause_after(n) for n in (0, 1, 2, 3)] == [0.0, 0.0, 0.5, 1.0]
     assert pause_after(99) == BACKOFF_S[-1]
+
+
+def test_a_service_that_cannot_run_as_configured_is_not_started_again(tmp_path: Path) -> None:
+    """A refused AMI secret (FATAL, 78): the keeper says so once and exits with it, nothing is retried."""
+    proc, out = start(tmp_path, "fatal")
+    try:
+        assert proc.wait(10) == 78
+        assert len(pids(out, 1)) == 1
+        assert "not started again" in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        proc.kill()

@@ -57,3 +57,10 @@ def test_a_long_log_is_read_from_its_end_only(tmp_path: Path, monkeypatch: pytes
     assert sum(reads) < 3000, f"read {sum(reads)} bytes of {log.stat().st_size}"
     everything = read_misses(log, datetime.fromtimestamp(0, UTC))
     assert len(everything) == 20_002 and everything[0].uniqueid == "1.0" and everything[-1].seat == "8007"
+
+
+def test_a_last_line_cut_short_is_left_out(tmp_path: Path) -> None:
+    """A crash can leave the last line half written: "17" would read as a time long ago and stop the reading."""
+    log = tmp_path / "queue_log"
+    log.write_text(LINES + "17")
+    assert [m.seat for m in read_misses(log, datetime.fromtimestamp(1796681545, UTC))] == ["8005", "8007"]

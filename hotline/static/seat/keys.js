@@ -63,7 +63,7 @@ function mark() {
 document.addEventListener("keydown", (e) => {
   if (e.key === "Escape" && !$("keys-help").hidden) { showHelp(false); e.preventDefault(); return; }
   if (e.key === "F1" || (e.key === "?" && !typing(e.target))) { showHelp($("keys-help").hidden); e.preventDefault(); return; }
-  if (!e.altKey || e.ctrlKey || e.metaKey) return;
+  if (!e.altKey || e.ctrlKey || e.metaKey || e.repeat) return;  // a held chord acts once (no second ticket)
   const key = (e.code.startsWith("Key") ? e.code.slice(3) : e.key).toUpperCase();  // Alt+letter on any layout
   if (BY_KEY.has(key) && perform(key)) e.preventDefault();
 });

@@ -23,7 +23,7 @@ class Busy:
     state: SeatState  # ringing or talking
     call_id: str | None
     kind: CallKind
-    leg: str | None = None  # the seat's channel (Uniqueid), when it is the seat's own call
+    leg: str | None = None  # the seat's channel (Uniqueid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,8 @@ def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetim
         calls.append(snap)
         if snap.seat and snap.state in (CallState.RINGING, CallState.TALKING):
             state = SeatState.RINGING if snap.state is CallState.RINGING else SeatState.TALKING
-            busy[snap.seat] = Busy(state, snap.call_id, _inbound_kind(group, snap.seat, seat_of_interface))
+            kind, leg = _inbound_seat(group, snap.seat, seat_of_interface)
+            busy[snap.seat] = Busy(state, snap.call_id, kind, leg)
     for group in groups.values():  # the seats' own calls (回访, 外呼, 内线): their channel says which kind
         for chan, _ in group:
             seat = seat_of_interface.get(chan.endpoint)
@@ -122,10 +123,15 @@ KINDS = frozenset(k.value for k in CallKind)
 FROM_THE_QUEUE = frozenset({CallKind.INBOUND, CallKind.THREEWAY})  # the kinds of a citizen's call (wrap-up after)
 
 
-def _inbound_kind(group: list[tuple[ev.Channel, Frame]], seat: str, seat_of_interface: dict[str, str]) -> CallKind:
-    """三方 when the seat's own channel went into the three-way dialplan (it set HOTLINE_KIND), else 来电."""
-    mine = (c for c, _ in group if seat_of_interface.get(c.endpoint) == seat)
-    return CallKind.THREEWAY if any(c.kind_var == CallKind.THREEWAY for c in mine) else CallKind.INBOUND
+def _inbound_seat(
+    group: list[tuple[ev.Channel, Frame]], seat: str, seat_of_interface: dict[str, str]
+) -> tuple[CallKind, str | None]:
+    """The kind of a citizen's call at its seat, and the seat's channel (Uniqueid, as the live SeatCalled gives it,
+    so a later three-way join or hang-up of that channel is the seat's): 三方 when that channel went into the
+    three-way dialplan (it set HOTLINE_KIND), else 来电."""
+    mine = [c for c, _ in group if seat_of_interface.get(c.endpoint) == seat]
+    kind = CallKind.THREEWAY if any(c.kind_var == CallKind.THREEWAY for c in mine) else CallKind.INBOUND
+    return kind, (mine[0].uniqueid if mine else None)
 
 
 @dataclass

@@ -55,19 +55,19 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.no_keeper or args.demo:  # the demo's phones belong to one service process: no second one
         return serve()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # until the keeper's own handler: the finally below runs
     _preload()
-    instance = None
-    if not args.no_asterisk:  # the keeper owns the Asterisk it starts: a service process that dies leaves it up
-        instance = Instance(find_or_provision(settings), settings)
-        if instance.running():
-            instance = None
-        else:
-            instance.start()
+    started = None  # the keeper owns the Asterisk it starts: a service process that dies leaves it up
     try:
+        if not args.no_asterisk:
+            instance = Instance(find_or_provision(settings), settings)
+            if not instance.running():
+                started = instance
+                instance.start()
         return keep(serve)
     finally:
-        if instance is not None:
-            instance.stop()
+        if started is not None:
+            started.stop()
 
 
 def _preload() -> None:

@@ -93,15 +93,25 @@ class Keeper:
         return 0
 
     def _fork(self, writable: int) -> int:
+        """The next service process. The stop signals are held back around the fork: one that comes meanwhile is
+        handled after it, in the keeper, which then passes it on to the child it knows by then (never lost in the
+        child before its own handlers are set, never missed by the keeper)."""
         self.starts += 1
         keeper = os.getpid()
+        for stream in (sys.stdout, sys.stderr):  # nothing of the keeper's buffers printed twice by the child
+            with contextlib.suppress(Exception):
+                stream.flush()
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
         if pid:
+            self.child = pid
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a held stop signal is handled now
             return pid
         code = 1
         try:  # the child: the service; it never returns into the keeper's loop
             for sig in STOP_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL if sig is signal.SIGTERM else signal.default_int_handler)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             _die_with(keeper)
 
             def ready() -> None:

@@ -51,6 +51,8 @@ def test_a_talking_call_takes_its_times_from_the_stamps() -> None:
     assert (call.queued_at, call.ring_started_at, call.answered_at) == (QUEUED, RANG, ANSWERED)
     assert (call.wait_ms, call.ring_ms) == (11125, 3375)
     assert call.estimated == ("started_at",)  # Asterisk's Duration: whole seconds
+    busy = rebuild(talking(stamped=True), [MEMBER], NOW, "hotline").busy["8001"]
+    assert (busy.call_id, busy.kind, busy.leg) == ("1.1", "inbound", "1.2")  # the seat's channel, as live
 
 
 def test_without_stamps_the_estimates_are_named_and_no_kpi_is_made_up() -> None:

@@ -162,7 +162,9 @@ class Bridge:
         missed: dict[str, int] = {}
         if self.store is not None:
             unfinished = await self._unfinished(live, now) if self.stats.resyncs == 0 else []
-            missed = await self._recover_misses(now, [*view.calls, *unfinished, *self.calls.active()])
+            # queue_log only when events may have been missed (a start, a lost link), not at a resync after a refusal
+            if self.stats.resyncs == 0 or self._lost_at is not None:
+                missed = await self._recover_misses(now, [*view.calls, *unfinished, *self.calls.active()])
             await self._finish_unfinished(unfinished, ended, missed)
             unknown = [c.call_id for c in view.calls if self.calls.get(c.call_id) is None]
             stored = await self._stored(unknown)

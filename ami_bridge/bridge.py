@@ -87,7 +87,8 @@ class Bridge:
         self._dirty_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         # Fault injection (tests only, HOTLINE_FAULT_EXIT_AFTER): the process exits hard, as a SIGKILL would end
-        # it, right after the Nth event of this type was applied and published, before the write-behind saves it.
+        # it, right after the Nth event of this type was applied and published, before the write-behind saves it
+        # (a notice, e.g. ConferenceJoined or CallbackProgress: right after the features were handed it).
         self._exit_after, self._exit_count = exit_after, 0
         self._forgetting: set[asyncio.Task[None]] = set()  # DBDel of call ends the record has (see _forget_ends)
         # The features' handlers by event type, called in order before the models (cheap, non-blocking: e.g.
@@ -162,6 +163,7 @@ class Bridge:
         missed: dict[str, int] = {}
         if self.store is not None:
             unfinished = await self._unfinished(live, now) if self.stats.resyncs == 0 else []
+            unfinished += await self._unseen(ended, live | {c.call_id for c in unfinished})
             # queue_log only when events may have been missed (a start, a lost link), not at a resync after a refusal
             if self.stats.resyncs == 0 or self._lost_at is not None:
                 missed = await self._recover_misses(now, [*view.calls, *unfinished, *self.calls.active()])
@@ -266,6 +268,28 @@ class Bridge:
             log.error("bridge: cannot read the calls left unfinished (%s)", exc)
             return []
 
+    async def _unseen(self, ended: dict[str, EndStamp], known: set[str]) -> list[CallSnapshot]:
+        """Calls that began and ended while no bridge ran (their end kept by Asterisk after the newest call of the
+        record, no record of them): as they began, to be finished from that end like any call left unfinished."""
+        assert self.store is not None
+        candidates = [k for k in ended if k not in known and self.calls.get(k) is None]
+        if not candidates:
+            return []
+        try:
+            # only ends after the newest call the record has: an end older than that is no gap of this record (a
+            # new database beside an Asterisk that served another one; a record with no call yet takes none)
+            latest = await self.store.latest_start()
+            candidates = [k for k in candidates if latest is not None and ended[k].at > latest]
+            recorded = await self.store.calls(candidates) if candidates else {}
+        except Exception as exc:  # the database is away: the ends stay kept for the next resync
+            log.error("bridge: cannot check %d calls that ended while no bridge ran (%s)", len(candidates), exc)
+            return []
+        unseen = [c for k in candidates if k not in recorded and (c := ended[k].unseen_call(k, self.queue))]
+        for call in unseen:
+            log.warning("call %s: began and ended while no bridge ran (caller %s): recorded from Asterisk's stamps",
+                        call.call_id, call.caller_number)  # fmt: skip
+        return unseen
+
     async def _finish_unfinished(
         self, unfinished: list[CallSnapshot], ended: dict[str, EndStamp], missed: dict[str, int]
     ) -> None:
@@ -314,6 +338,8 @@ class Bridge:
         if isinstance(notice, ev.ConferenceJoined):
             for seat in self.seats.joined_conference(notice):
                 await self._publish_seat(seat)
+        if notice is not None and self._exit_after is not None and type(notice).__name__ == self._exit_after[0]:
+            self._fault_exit()  # the features were handed the notice (they act on it on their own queues)
 
     async def _on_frame(self, frame: Frame) -> None:
         received = time.time()  # when the bridge took the frame: screen pops measure their delay from it

@@ -33,9 +33,12 @@ class Channel:
     ivr_var: str | None = None  # HOTLINE_IVR: the IVR choices made so far, "/"-separated (set by the IVR)
     unit_var: str | None = None  # HOTLINE_UNIT: the three-way attempt a handling unit's channel was dialled for
     # the dialplan's time stamps (Unix time with ms, as text: read only at a resync, sync.py):
+    started_var: str | None = None  # HOTLINE_STARTED, the citizen's: the call reached the hotline
     queued_var: str | None = None  # HOTLINE_QUEUED, the citizen's: it entered the queue
-    rang_var: str | None = None  # HOTLINE_RANG, a seat's: its phone began to ring
-    answered_var: str | None = None  # HOTLINE_ANSWERED, the answering seat's: it answered
+    rang_var: str | None = None  # HOTLINE_RANG, a seat's (and the citizen's once its seat left): it began to ring
+    answered_var: str | None = None  # HOTLINE_ANSWERED, the answering seat's (the citizen's, as rang_var): answered
+    seat_var: str | None = None  # HOTLINE_SEAT, the citizen's once its seat left ([queue]): the seat that answered
+    joined_var: str | None = None  # HOTLINE_JOINED, a handling unit's: it joined the three-way conference
     kind_var: str | None = None  # HOTLINE_KIND, a seat's own channel on a call not from the queue (CallKind)
 
     @property
@@ -215,6 +218,7 @@ class CallbackProgress:
     attempt_id: str
     status: str
     dial_status: str
+    answered: str | None = None  # END: when the citizen answered, as the dialplan stamped it (Unix s.ms), if so
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,9 +279,12 @@ def channel(frame: Frame, prefix: str = "") -> Channel:
         role_var=variables.get("HOTLINE_ROLE") or None,
         ivr_var=variables.get("HOTLINE_IVR") or None,
         unit_var=variables.get("HOTLINE_UNIT") or None,
+        started_var=variables.get("HOTLINE_STARTED") or None,
         queued_var=variables.get("HOTLINE_QUEUED") or None,
         rang_var=variables.get("HOTLINE_RANG") or None,
         answered_var=variables.get("HOTLINE_ANSWERED") or None,
+        seat_var=variables.get("HOTLINE_SEAT") or None,
+        joined_var=variables.get("HOTLINE_JOINED") or None,
         kind_var=variables.get("HOTLINE_KIND") or None,
     )
 
@@ -344,7 +351,8 @@ def decode(frame: Frame) -> Event | None:
 def _user_event(frame: Frame) -> Notice | None:
     name = frame.get("UserEvent")
     if name == "HotlineCallback":
-        return CallbackProgress(_at(frame), frame.get("Attempt"), frame.get("Status"), frame.get("Dial"))
+        return CallbackProgress(_at(frame), frame.get("Attempt"), frame.get("Status"), frame.get("Dial"),
+                                frame.get("Answered").strip() or None)  # fmt: skip
     if name == "HotlineThreeway":
         return ThreewayProgress(_at(frame), frame.get("Call"), frame.get("Attempt"), frame.get("Status"))
     return None

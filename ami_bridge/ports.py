@@ -48,6 +48,10 @@ class SnapshotSink(Protocol):
         """The calls kept as not ended (started since `since`) that are not in `live`."""
         ...
 
+    async def latest_start(self) -> datetime | None:
+        """When the newest call the record holds began (None: no call yet)."""
+        ...
+
     async def misses_between(self, start: datetime, end: datetime) -> list[MissSnapshot]:
         """The misses kept with `start <= at < end` (a resync adds those Asterisk's queue_log has and this lacks)."""
         ...

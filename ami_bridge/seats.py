@@ -224,6 +224,8 @@ class SeatBook:
                 if not m.paused and m.last_call is not None and now - m.last_call < timedelta(seconds=self.wrapup_s):
                     state = T.WRAP_UP  # Asterisk's own wrap-up window is still open (lost after its restart)
             since = old.snap.since if old is not None and old.snap.state is state else now
+            if on is not None and on.since is not None and (old is None or old.snap.call_id != call_id):
+                since = on.since  # rang / answered while no bridge watched: the dialplan's stamp
             if state is T.WRAP_UP and m.last_call is not None:
                 since = m.last_call
             misses = old.snap.misses_in_row if old is not None else 0

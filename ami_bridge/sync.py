@@ -24,6 +24,7 @@ class Busy:
     call_id: str | None
     kind: CallKind
     leg: str | None = None  # the seat's channel (Uniqueid)
+    since: datetime | None = None  # its phone began to ring / it answered, as the dialplan stamped it
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,28 +51,39 @@ def stamp(text: str | None) -> datetime | None:
         return None
 
 
-ENDED_FAMILY = "hotline-ended"  # Asterisk's database: <family>/<call id> = end/queued/rang/answered/seat
+ENDED_FAMILY = "hotline-ended"  # Asterisk's database: <family>/<call id> = end/queued/rang/answered/seat/start/caller
 
 
 @dataclass(frozen=True, slots=True)
 class EndStamp:
     """What the citizen's hangup handler kept of a call in Asterisk's database (extensions.conf
     [hangup-handlers]): when it ended and, as the dialplan stamped them, when it entered the queue, when the
-    answering seat's phone began to ring, when that seat answered, and which seat."""
+    answering seat's phone began to ring, when that seat answered, which seat, when the call began and who called
+    (the last two make a record of a call no bridge saw at all)."""
 
     at: datetime
     queued_at: datetime | None = None
     rang_at: datetime | None = None
     answered_at: datetime | None = None
     seat: str | None = None
+    started_at: datetime | None = None
+    caller: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> EndStamp | None:
-        parts = [*text.split("/"), "", "", "", ""][:5]
+        parts = [*text.split("/"), "", "", "", "", "", ""][:7]
         at = stamp(parts[0])
         if at is None:
             return None
-        return cls(at, stamp(parts[1]), stamp(parts[2]), stamp(parts[3]), parts[4] or None)
+        return cls(at, stamp(parts[1]), stamp(parts[2]), stamp(parts[3]), parts[4] or None, stamp(parts[5]),
+                   parts[6] or None)  # fmt: skip
+
+    def unseen_call(self, call_id: str, queue: str | None) -> CallSnapshot | None:
+        """The call as it began, for one that began and ended while no bridge ran (None without its start)."""
+        if self.started_at is None:
+            return None
+        return CallSnapshot(call_id, CallState.ARRIVING, self.caller, None, None, self.started_at,
+                            queue=queue if self.queued_at else None)  # fmt: skip
 
 
 def end_stamps(frames: list[Frame]) -> dict[str, EndStamp]:
@@ -108,7 +120,9 @@ def rebuild(channel_frames: list[Frame], queue_frames: list[Frame], now: datetim
         if snap.seat and snap.state in (CallState.RINGING, CallState.TALKING):
             state = SeatState.RINGING if snap.state is CallState.RINGING else SeatState.TALKING
             kind, leg = _inbound_seat(group, snap.seat, seat_of_interface)
-            busy[snap.seat] = Busy(state, snap.call_id, kind, leg)
+            since = snap.ring_started_at if state is SeatState.RINGING else snap.answered_at
+            stamped = not {"ring_started_at", "answered_at"} & set(snap.estimated)
+            busy[snap.seat] = Busy(state, snap.call_id, kind, leg, since if stamped else None)
     for group in groups.values():  # the seats' own calls (回访, 外呼, 内线): their channel says which kind
         for chan, _ in group:
             seat = seat_of_interface.get(chan.endpoint)
@@ -187,7 +201,11 @@ def _call(
     """One call as Asterisk lists it, its times from the dialplan's stamps where they exist; what only the
     whole-second durations or the moment of the resync can give is named in `estimated`."""
     chan, frame = citizen
-    estimated = {"started_at"}  # Asterisk gives whole seconds; the store's record, if any, replaces it
+    estimated: set[str] = set()
+    started_at = stamp(chan.started_var)
+    if started_at is None:  # a call from before the stamp: Asterisk gives whole seconds
+        started_at = now - _duration(frame.get("Duration"))
+        estimated.add("started_at")
     legs, seat = _legs(chan, group, seat_of_interface, now)
     entry = waiting.get(chan.uniqueid)
     queued_at = stamp(chan.queued_var)
@@ -195,21 +213,23 @@ def _call(
         queued_at = now - timedelta(seconds=int(entry.get("Wait") or 0))
         estimated.add("queued_at")
     state = _state(chan, seat, entry is not None)
-    answered = seat.answered if state is CallState.TALKING else None
+    if state is CallState.AFTER_SEAT and chan.seat_var:  # its seat left: the citizen's channel has its stamps now
+        seat = _Seat(chan.seat_var, 6, stamp(chan.rang_var), stamp(chan.answered_var), chan.answered_var is not None)
+    answered = seat.answered if state in (CallState.TALKING, CallState.AFTER_SEAT) else None
     if answered is not None and not seat.answer_stamped:
         estimated.add("answered_at")
-    ring_started = seat.rang if state in (CallState.RINGING, CallState.TALKING) else None
+    ring_started = seat.rang if state in (CallState.RINGING, CallState.TALKING, CallState.AFTER_SEAT) else None
     if state is CallState.RINGING and ring_started is None:
         ring_started = now
         estimated.add("ring_started_at")
-    measured = state is CallState.TALKING and not estimated & {"queued_at", "answered_at"}
+    measured = answered is not None and not estimated & {"queued_at", "answered_at"}
     return CallSnapshot(
         call_id=chan.call_var or chan.linkedid or chan.uniqueid,
         state=state,
         caller_number=chan.caller_number,
         caller_name=chan.caller_name,
         dialed=None,
-        started_at=now - _duration(frame.get("Duration")),
+        started_at=started_at,
         queue=entry.get("Queue") if entry is not None else (queue if queued_at is not None else None),
         queued_at=queued_at,
         seat=None if state is CallState.QUEUED else seat.seat,

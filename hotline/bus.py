@@ -49,6 +49,7 @@ class BusError(Unavailable, RuntimeError):
     """The bus cannot be reached or used."""
 
     error = "bus-unavailable"
+    part = "bus"
 
 
 class Subscription(Protocol):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -30,7 +31,7 @@ from .asterisk.checkconfig import run_checks
 from .asterisk.instance import AsteriskError, Instance
 from .asterisk.provision import ProvisionError, find_or_provision, provision
 from .errors import Unavailable
-from .keeper import FATAL, Ready, keep
+from .keeper import FATAL, KEEPER_START, Ready, keep
 from .settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("hotline")
@@ -44,8 +45,10 @@ def _logging(level: str) -> None:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     def serve(ready: Ready | None = None) -> int:
+        start = os.environ.get(KEEPER_START, "1")
+        own = settings.fault_for(int(start) if start.isdigit() else 1)  # each process its fault point (tests)
         try:
-            return asyncio.run(_run(settings, demo=args.demo, start_asterisk=not args.no_asterisk, ready=ready))
+            return asyncio.run(_run_when_able(own, demo=args.demo, start_asterisk=not args.no_asterisk, ready=ready))
         except Unavailable as exc:  # a part the service needs is not there (yet): one line, no traceback
             log.error("the service cannot start: %s", exc)
             return 1
@@ -94,7 +97,62 @@ def demo_leader(settings: Settings) -> tuple[str, str]:
     return user, password
 
 
-async def _run(settings: Settings, *, demo: bool, start_asterisk: bool, ready: Ready | None = None) -> int:
+START_PAUSES_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # between tries while a part is unavailable at start
+
+
+async def _run_when_able(settings: Settings, *, demo: bool, start_asterisk: bool, ready: Ready | None) -> int:
+    """`_run`, tried again while a part the service needs (the database, Redis) is unavailable at start: one log
+    line per try, and meanwhile /health answers 503 naming the part and why (ops and a load balancer see it
+    instead of a refused connection). SIGTERM or SIGINT stops the waiting. The Asterisk it cannot start is not
+    retried here (a setting to fix: the error says which)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for tries in itertools.count(1):
+        try:
+            return await _run(settings, demo=demo, start_asterisk=start_asterisk, ready=ready, stop=stop)
+        except Unavailable as exc:
+            if isinstance(exc, AsteriskError | ProvisionError):
+                raise
+            pause = START_PAUSES_S[min(tries, len(START_PAUSES_S)) - 1]
+            log.error("the service cannot start: %s; trying again in %.1f s (try %d)", exc, pause, tries)
+            await _unavailable_health(settings, exc, pause, stop)
+            if stop.is_set():
+                return 0
+    return 1  # not reached
+
+
+async def _unavailable_health(settings: Settings, exc: Unavailable, pause: float, stop: asyncio.Event) -> None:
+    """For `pause` seconds (or until `stop`), GET /health answers 503 with the part that is unavailable and why."""
+    from aiohttp import web
+
+    body = {"status": "starting", "parts": {exc.part: {"ok": False, "why": exc.message}}, "retry_in_s": pause}
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response(body, status=503)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        with contextlib.suppress(OSError):  # the port is taken: the log line still says why
+            await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+    finally:
+        await runner.cleanup()
+
+
+async def _run(
+    settings: Settings,
+    *,
+    demo: bool,
+    start_asterisk: bool,
+    ready: Ready | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
     from .demo.driver import Demo
     from .demo.phones import OVERLAY
     from .service import Service
@@ -104,10 +162,11 @@ async def _run(settings: Settings, *, demo: bool, start_asterisk: bool, ready: R
             "asterisk_overlay": OVERLAY, "asterisk_instance": "demo", "threeway_trunk": "trunk-units",
             "callback_trunk": "trunk-citizens",
         })  # fmt: skip
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
     async with Service(settings, start_asterisk=start_asterisk) as service:
         if ready is not None:
             ready()  # the keeper: this process is up (a death from now on is replaced at once)

@@ -84,3 +84,4 @@ class Unauthenticated(HotlineError):
 class Unavailable(HotlineError):
     error = "unavailable"
     kind = Kind.UNAVAILABLE
+    part: ClassVar[str] = "service"  # which part is missing, as /health names it (database, bus, asterisk, ...)

@@ -33,6 +33,7 @@ FATAL = 78  # EX_CONFIG: the service process cannot run as configured (a refused
 BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # the pause before the next child, by quick deaths in a row
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 PR_SET_PDEATHSIG = 1
+KEEPER_START = "HOTLINE_KEEPER_START"  # in a service process: which of the keeper's starts it is (1 = the first)
 
 
 def describe(status: int) -> str:
@@ -113,6 +114,7 @@ class Keeper:
                 signal.signal(sig, signal.SIG_DFL if sig is signal.SIGTERM else signal.default_int_handler)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             _die_with(keeper)
+            os.environ[KEEPER_START] = str(self.starts)
 
             def ready() -> None:
                 with contextlib.suppress(OSError):

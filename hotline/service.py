@@ -121,13 +121,15 @@ class Service:
         )  # fmt: skip
         await self.bridge.start()
         self._stack.push_async_callback(self.bridge.close)
-        self._client_task = asyncio.create_task(self.client.run(), name="ami-client")
-        self._stack.push_async_callback(self._stop_client)
         self.core = Core.after(base, client=self.client, bridge=self.bridge, control=self.seats,
                                live=BridgeLive(self.bridge))  # fmt: skip
         for plugin in self.plugins:
             await plugin.start(self.core)
             log.debug("plugin %s started", plugin.name)
+        # The link last: the first resync publishes what happened while no service ran (a call that ended then, a
+        # seat's state) and every feature must hear it (the recordings catalogue such a call, the dialer its end).
+        self._client_task = asyncio.create_task(self.client.run(), name="ami-client")
+        self._stack.push_async_callback(self._stop_client)
         self._runner = web.AppRunner(make_app(self.core, self.plugins), access_log=None)
         await self._runner.setup()
         self._stack.push_async_callback(self._runner.cleanup)

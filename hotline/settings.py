@@ -96,7 +96,9 @@ class Settings(BaseSettings):
     fault_exit_after: str = Field(
         "",
         description="TESTS ONLY (fault injection): 'SeatConnected:1' exits the process hard right after the "
-        "first SeatConnected event was applied, before it is saved, as a SIGKILL would; empty: off",
+        "first SeatConnected event was applied, before it is saved, as a SIGKILL would; under `hotline run`'s keeper "
+        "'SeatConnected:1;SeatMissed:1' gives the first service process the first point, the next one the second, "
+        "and the processes after those none; empty: off",
     )
     timezone: str = Field("Asia/Shanghai", description="the hotline's clock: half hours and days of the statistics")
     service_level_s: int = Field(15, ge=1, description="GB/T 33358-2016: answer within this many seconds")
@@ -238,15 +240,23 @@ class Settings(BaseSettings):
     @field_validator("fault_exit_after")
     @classmethod
     def _fault(cls, value: str) -> str:
-        if value and fault_point(value) is None:
-            raise ValueError(
-                f"{value!r}: give an AMI event type of ami_bridge/events.py and a count, e.g. SeatConnected:1"
-            )
+        for point in value.split(";") if value else []:
+            if fault_point(point) is None:
+                raise ValueError(
+                    f"{point!r}: give an AMI event type of ami_bridge/events.py and a count, e.g. SeatConnected:1"
+                )
         return value
 
     @property
     def fault_exit(self) -> tuple[str, int] | None:
-        return fault_point(self.fault_exit_after) if self.fault_exit_after else None
+        """The fault point of this process: the first of the list (`fault_for` hands the keeper's later
+        processes theirs)."""
+        return fault_point(self.fault_exit_after.split(";")[0]) if self.fault_exit_after else None
+
+    def fault_for(self, start: int) -> Settings:
+        """These settings for the keeper's `start`th service process (1 = the first): its own fault point."""
+        points = self.fault_exit_after.split(";") if self.fault_exit_after else []
+        return self.model_copy(update={"fault_exit_after": points[start - 1] if start <= len(points) else ""})
 
     @field_validator("callback_windows")
     @classmethod

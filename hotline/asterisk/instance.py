@@ -36,6 +36,7 @@ class AsteriskError(Unavailable, RuntimeError):
     """Asterisk did not start, stop or answer; the message says what was seen."""
 
     error = "asterisk-failed"
+    part = "asterisk"
 
 
 # (file, pattern of the line, replacement built from settings). Each must match exactly once,

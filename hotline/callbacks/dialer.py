@@ -19,12 +19,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ami_bridge import events as ev
 from ami_bridge.client import AmiActionError, AmiClient, AmiError
 from ami_bridge.constants import CallKind, CallState, SeatState
+from ami_bridge.sync import stamp
 from hotline.topics import TOPIC_DIALER
 from hotline.workdays import parse_windows
 
@@ -50,7 +52,7 @@ HEARD = (ev.OriginateResult, ev.CallbackProgress, ev.ChannelHungUp)
 log = logging.getLogger(__name__)
 __all__ = ["Dialer", "DialerConfig", "end_outcome", "from_settings"]
 CONTEXT = "dialer"
-ENDED_FAMILY = "hotline-cb-ended"  # Asterisk's database: <family>/<attempt id> = DIALSTATUS|ANSWEREDTIME_MS|end (ms)
+ENDED_FAMILY = "hotline-cb-ended"  # Asterisk's database: <family>/<attempt id> = DIALSTATUS|answer|end|seat's answer
 SCRIPT = (
     "您好，这里是12345政务服务便民热线。您{created}反映的“{content}”，承办单位{unit}已经答复：{reply}。"
     "请问您对办理结果是否满意？满意、基本满意，还是不满意？"
@@ -73,15 +75,29 @@ def from_settings(s: Settings) -> tuple[Policy, DialerConfig]:
     return policy, config
 
 
-def parse_end(value: str) -> tuple[str, int | None, datetime] | None:
-    """hotline-cb-ended's value (DIALSTATUS|ANSWEREDTIME_MS|end as Unix seconds.ms), or None if garbled."""
+@dataclass(frozen=True, slots=True)
+class KeptEnd:
+    """hotline-cb-ended/<attempt> as the dialplan kept it: Dial's status, when the citizen answered, the end, and
+    when the seat answered (the dialplan's stamps, so a dialer that was away records them exactly)."""
+
+    dial_status: str
+    answered_at: datetime | None
+    ended_at: datetime
+    seat_answered_at: datetime | None = None
+
+
+def parse_end(value: str) -> KeptEnd | None:
+    """hotline-cb-ended's value (DIALSTATUS|citizen's answer|end|seat's answer, times as Unix seconds.ms), or None
+    if garbled. An entry of the older dialplan (DIALSTATUS|ANSWEREDTIME_MS|end) has no answer times: it counted
+    from the dial, not the answer."""
     parts = value.split("|")
     try:
         ended = datetime.fromtimestamp(float(parts[2]), UTC)
     except (IndexError, ValueError, OverflowError):
         return None
-    answered = parts[1].strip()
-    return parts[0].strip(), int(answered) if answered.isdigit() else None, ended
+    answered = stamp(parts[1].strip()) if "." in parts[1] else None
+    seat = stamp(parts[3].strip()) if len(parts) > 3 else None
+    return KeptEnd(parts[0].strip(), answered, ended, seat)
 
 
 def end_outcome(dial_status: str) -> AttemptOutcome:
@@ -266,6 +282,8 @@ class Dialer:
             await self._publish(row.seat, attempt_id, "talking", row.task_id)
         elif status == "END":
             dial = event.dial_status
+            if dial == "ANSWER" and (answered := stamp(event.answered)) is not None:  # ANSWERED was missed
+                await self.store.mark(attempt_id, "citizen", answered)
             await self._end(attempt_id, end_outcome(dial), dial or None)
             await self._forget_end(attempt_id)
 
@@ -303,7 +321,7 @@ class Dialer:
     async def recover(self) -> None:
         """Attempts the database has in flight: followed when their channel is still up, else ended."""
         frames = await self.client.action_list("CoreShowChannels")
-        up = {f.get("Uniqueid") for f in frames if f.name == "CoreShowChannel"}
+        up = {f.get("Uniqueid"): ev.channel(f) for f in frames if f.name == "CoreShowChannel"}
         for row in await self.store.in_flight():
             if row.seat == sv.IVR_SEAT:
                 if row.id in up:
@@ -313,6 +331,8 @@ class Dialer:
             elif row.id in up:
                 self._live[row.id] = row.seat
                 log.info("callback attempt %s: still up at seat %s after a restart; followed", row.id, row.seat)
+                if row.seat_answered_at is None and (answered := stamp(up[row.id].answered_var)) is not None:
+                    await self.store.mark(row.id, "seat", answered)  # it answered while no dialer followed it
             else:
                 await self._ended_meanwhile(row.id)
         self._recovered_for = self.client.connections
@@ -326,14 +346,16 @@ class Dialer:
             log.warning("callback attempt %s: gone while the bridge was away; ended as interrupted", attempt_id)
             await self._end(attempt_id, AttemptOutcome.INTERRUPTED, None)
             return
-        dial, answered_ms, ended = kept
-        if dial == "ANSWER" and answered_ms is not None:
-            await self.store.mark(attempt_id, "citizen", ended - timedelta(milliseconds=answered_ms))
+        dial = kept.dial_status
+        if kept.seat_answered_at is not None:
+            await self.store.mark(attempt_id, "seat", kept.seat_answered_at)
+        if dial == "ANSWER" and kept.answered_at is not None:
+            await self.store.mark(attempt_id, "citizen", kept.answered_at)
         log.info("callback attempt %s: ended while the bridge was away (%s, kept by Asterisk)", attempt_id, dial)
-        await self._end(attempt_id, end_outcome(dial), dial or None, at=ended)
+        await self._end(attempt_id, end_outcome(dial), dial or None, at=kept.ended_at)
         await self._forget_end(attempt_id)
 
-    async def _kept_end(self, attempt_id: str) -> tuple[str, int | None, datetime] | None:
+    async def _kept_end(self, attempt_id: str) -> KeptEnd | None:
         """The end the dialplan kept (hotline-cb-ended/<attempt>), or None."""
         try:
             frames = await self.client.action_list("DBGet", {"Family": ENDED_FAMILY, "Key": attempt_id})

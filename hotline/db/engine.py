@@ -18,6 +18,7 @@ class StoreError(Unavailable, RuntimeError):
     """The database cannot be opened or written; the message names the URL (without password)."""
 
     error = "database-unavailable"
+    part = "database"
 
 
 def async_url(url: str) -> str:

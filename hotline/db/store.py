@@ -122,6 +122,11 @@ class Store:
             rows = (await session.scalars(query)).all()
         return [_call_snapshot(row) for row in rows if row.call_id not in live]
 
+    async def latest_start(self) -> datetime | None:
+        """When the newest call the record holds began (None: no call yet)."""
+        async with self._session() as session:
+            return await session.scalar(select(func.max(CallRow.started_at)))
+
     async def ping(self, timeout: float = 1.0) -> str | None:
         """None when the database answers a trivial query within `timeout` s, else why not (for /health)."""
         try:

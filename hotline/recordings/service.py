@@ -73,6 +73,9 @@ class RecordingConfig:
     format: Format = DEFAULT  # what a .raw becomes (HOTLINE_RECORDING_FORMAT); files made in another stay so
 
 
+CATCH_UP_WINDOW = timedelta(days=1)  # how far back the start looks for talks the process before left uncatalogued
+
+
 class RecordingService:
     CHECK_DAYS = 7  # the nightly check measures the last week's files again (`hotline qa check`: all of them)
 
@@ -94,6 +97,7 @@ class RecordingService:
         self._tasks = [asyncio.create_task(self._listen(self._sub), name="recordings-listen")]
         if self.config.sweep and self.bridge is not None:  # in the background: the start does not wait
             self._tasks.append(asyncio.create_task(self._sweep_at_start(self.bridge), name="recordings-sweep"))
+        self._tasks.append(asyncio.create_task(self._catch_up_at_start(self.clock()), name="recordings-catch-up"))
         if nightly:
             self._tasks.append(asyncio.create_task(self._nightly(), name="recordings-nightly"))
 
@@ -298,6 +302,28 @@ class RecordingService:
                         "run sweeps again, or run `hotline qa sweep`")  # fmt: skip
             return None
         return await self.sweep(live)
+
+    async def catch_up(self, started: datetime) -> int:
+        """Talks that ended in the last day before this process started and were never catalogued (the process
+        before died in the settle pause between a call's end and its catalogue): catalogued now. Calls ending from
+        `started` on are the live path's (a call ended while no process ran comes from the first resync, live)."""
+        await asyncio.sleep(self.config.settle_s)
+        talks = await self.store.not_catalogued(started - CATCH_UP_WINDOW, started)
+        for talk in talks:
+            try:
+                await self.catalogue_talk(talk)
+            except Exception:
+                log.exception("call %s: recording not catalogued (catching up at start)", talk.call_id)
+        if talks:
+            log.info("recordings: %d talks of before the start catalogued now (the process before died first)",
+                     len(talks))  # fmt: skip
+        return len(talks)
+
+    async def _catch_up_at_start(self, started: datetime) -> None:
+        try:
+            await self.catch_up(started)
+        except Exception:
+            log.exception("recordings: catching up at start failed; the nightly sweep finds the files")
 
     async def _sweep_at_start(self, bridge: Bridge) -> None:
         """Files of calls that ended while the service was down, once the bridge knows what is live."""

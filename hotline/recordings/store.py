@@ -7,7 +7,7 @@ modules (checker, sampling, scoring, retention).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,6 +32,9 @@ from .sampling import Candidate, Pick
 from .scoring import Scored, Sheet, sheet_from_json
 
 CALLBACK_QUEUE = "回访"  # the queue column of a callback's recording (the 回访 dialer's calls)
+CATCH_UP_LONGEST_CALL = timedelta(
+    hours=4
+)  # calls looked at by their start: one that ended in the window began so long before
 ID_CHUNK = 500  # call ids per IN (...) query: a week of files is far more than a statement's parameters
 COLUMNS = ("call_id", "seat", "caller_number", "ticket_id", "queue", "day", "started_at", "call_s", "duration_s",
            "size", "sha256", "path", "status", "status_reason", "checked_at", "keep_until", "purged_at",
@@ -157,6 +160,25 @@ class RecordingStore:
                 return None
             return Talk(attempt_id, row.seat, row.number, CALLBACK_QUEUE, row.answered_at,
                         max(0.0, (row.ended_at - row.answered_at).total_seconds()))  # fmt: skip
+
+    async def not_catalogued(self, since: datetime, until: datetime) -> list[Talk]:
+        """Answered talks that ended in [since, until) and have no catalogue row: calls the bridge stored and
+        callback attempts the citizen answered. What a process that died between a call's end and its catalogue
+        (the settle pause) left behind; the next one catches up (RecordingService.catch_up)."""
+        calls = [c for c in await self._calls.calls_between(since - CATCH_UP_LONGEST_CALL, until)
+                 if c.answered_at is not None and c.ended_at is not None and since <= c.ended_at < until]  # fmt: skip
+        talks = [talk_of(c) for c in calls]
+        query = select(CallbackAttemptRow.id).where(
+            CallbackAttemptRow.answered_at.is_not(None), CallbackAttemptRow.ended_at >= since,
+            CallbackAttemptRow.ended_at < until,
+        )  # fmt: skip
+        async with self._session() as session:
+            attempts = list(await session.scalars(query))
+        for attempt_id in attempts:
+            if (talk := await self.callback_talk(attempt_id)) is not None:
+                talks.append(talk)
+        done = await self.catalogued(t.call_id for t in talks)
+        return [t for t in talks if t.call_id not in done]
 
     async def swept_talk(self, call_id: str) -> tuple[Talk, str] | None:
         """What the database knows of a recording the sweep found, and where from: a call the bridge wrote

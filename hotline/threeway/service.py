@@ -25,6 +25,7 @@ from ami_bridge import events as ev
 from ami_bridge.client import AmiActionError, AmiClient, AmiError
 from ami_bridge.constants import CallState, LegRole
 from ami_bridge.seat_control import check_seat
+from ami_bridge.sync import stamp
 from hotline.errors import Kind
 from hotline.threeway import machine as tw
 from hotline.threeway.machine import Attempt, ThreewayRefused, TwCommand, TwEvent, TwState
@@ -163,8 +164,8 @@ class ThreewayService:
         log.info("call %s: three-way %s (%s) followed again after a restart", session.call_id, attempt.attempt_id,
                  attempt.state.value)  # fmt: skip
         coming = attempt.state in (TwState.REQUESTED, TwState.RINGING, TwState.CONSULTING)
-        if unit is not None and unit.name in session.members and coming:
-            await self._event(session, TwEvent.JOINED)  # it joined before the record had it
+        if unit is not None and unit.name in session.members and coming:  # it joined before the record had it
+            await self._event(session, TwEvent.JOINED, stamp(unit.joined_var))  # when, as the dialplan stamped it
         if unit is None and attempt.state in (TwState.REQUESTED, TwState.RINGING):
             await self._event(session, TwEvent.NO_ANSWER)  # the dial ended meanwhile: the seat is back with the citizen
         elif unit is None and attempt.state in (TwState.CONSULTING, TwState.JOINED, TwState.SEAT_LEFT):
@@ -395,11 +396,11 @@ class ThreewayService:
             del self._by_seat[session.seat]
         self._sessions.pop(session.call_id, None)
 
-    async def _event(self, session: _Session, event: TwEvent) -> None:
+    async def _event(self, session: _Session, event: TwEvent, at: datetime | None = None) -> None:
         attempt = session.attempt
         if attempt is None:
             return
-        after = tw.apply(attempt, event, datetime.now(UTC))
+        after = tw.apply(attempt, event, at or datetime.now(UTC))
         if after is attempt:
             return
         session.attempts[-1] = after

@@ -153,9 +153,10 @@ async def test_a_callback_that_ended_while_no_dialer_followed_it_keeps_its_end(
                 break
             await asyncio.sleep(0.1)
         assert kept and kept.startswith("ANSWER|"), kept
-        _, talk_ms, end = kept.split("|")
-        answered = datetime.fromtimestamp(float(end), UTC) - timedelta(milliseconds=int(talk_ms))  # ANSWEREDTIME_MS
+        _, answered_at, _end, seat_answered_at = kept.split("|")  # the dialplan's stamps: Unix s.ms
+        answered = datetime.fromtimestamp(float(answered_at), UTC)
         assert timedelta(0) <= talking_seen - answered <= timedelta(seconds=1), (answered, talking_seen)
+        assert timedelta(0) < answered - datetime.fromtimestamp(float(seat_answered_at), UTC) < timedelta(seconds=2)
         assert (await svc.callbacks.attempt(attempt_id)).ended_at is None  # type: ignore[union-attr]
     async with running(cb_settings, clock) as again:
         await again.dialer.recover()  # type: ignore[union-attr]

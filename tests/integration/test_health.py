@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,12 @@ async def test_a_refused_ami_secret_is_named(asterisk: Any, settings: Settings, 
         assert body["parts"]["database"]["ok"] and body["parts"]["bus"]["ok"]
 
 
-async def test_redis_down_at_start_the_keeper_waits_for_it(asterisk: Any, settings: Settings, tmp_path: Path) -> None:
-    """`hotline run` with REDIS_URL at a Redis not started yet: each service process says in one line why it cannot
-    start, the keeper tries again after growing pauses, and once Redis is up the service comes up by itself."""
+async def test_redis_down_at_start_the_service_waits_for_it_and_health_says_why(
+    asterisk: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """`hotline run` with REDIS_URL at a Redis not started yet: the service process says in one line per try why it
+    cannot start and tries again after growing pauses; meanwhile /health answers 503 naming the bus and why; once
+    Redis is up the service comes up by itself."""
     import socket
     import sys
 
@@ -72,10 +76,9 @@ async def test_redis_down_at_start_the_keeper_waits_for_it(asterisk: Any, settin
 
     reader = asyncio.create_task(read())
     try:
-        for _ in range(300):  # two tries failed and the keeper waits before the third (not a fixed sleep: a
-            if any("starting another in" in line for line in lines):  # loaded machine starts Python slowly)
-                break
-            await asyncio.sleep(0.1)
+        status, body = await _health_after_tries(lines, f"http://127.0.0.1:{http}", 2)
+        assert status == 503 and body["status"] == "starting", (status, body)
+        assert f"cannot reach Redis at redis://127.0.0.1:{port}/0" in body["parts"]["bus"]["why"], body
         server = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
         redis = await asyncio.create_subprocess_exec(*server, stdout=asyncio.subprocess.DEVNULL)
         status, body = 0, {}
@@ -94,7 +97,7 @@ async def test_redis_down_at_start_the_keeper_waits_for_it(asterisk: Any, settin
         await asyncio.wait_for(reader, 5)
         out = "".join(lines)
         assert f"the service cannot start: cannot reach Redis at redis://127.0.0.1:{port}/0" in out, out[-3000:]
-        assert "(before it was up); starting another in" in out, out[-3000:]
+        assert "; trying again in 1.0 s (try 2)" in out, out[-3000:]
     finally:
         if keeper.returncode is None:
             keeper.kill()
@@ -102,3 +105,13 @@ async def test_redis_down_at_start_the_keeper_waits_for_it(asterisk: Any, settin
         if redis is not None:
             redis.kill()
             await redis.wait()
+
+
+async def _health_after_tries(lines: list[str], url: str, tries: int) -> tuple[int, dict[str, Any]]:
+    """/health once the log says `tries` tries failed (not a fixed sleep: a loaded machine starts Python slowly)."""
+    for _ in range(300):
+        if sum("trying again in" in line for line in lines) >= tries:
+            with contextlib.suppress(aiohttp.ClientError):
+                return await get_health(url)
+        await asyncio.sleep(0.1)
+    return 0, {}

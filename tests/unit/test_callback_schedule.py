@@ -180,3 +180,20 @@ def test_voicemail_or_refusal_counts_as_a_try(attempts: int, status: str) -> Non
     assert (after.status.value, after.attempts) == (status, attempts + 1)
     with pytest.raises(sc.IllegalTaskTransition):
         sc.not_the_citizen(task(), NOW, CAL, P)
+
+
+def test_the_end_asterisk_kept_gives_the_answers_as_stamped() -> None:
+    """hotline-cb-ended/<attempt> (extensions.conf [dialer] end): Dial's status, the citizen's answer, the end and
+    the seat's answer, as Unix s.ms; an entry of the older dialplan had ANSWEREDTIME_MS there, which Asterisk 22
+    counts from the dial (ringing included): it gives no answer time rather than a wrong one."""
+    from hotline.callbacks.dialer import parse_end
+
+    kept = parse_end("ANSWER|1796608812.250|1796608830.125|1796608811.750")
+    assert kept is not None and kept.dial_status == "ANSWER"
+    assert (kept.ended_at - kept.answered_at).total_seconds() == 17.875  # type: ignore[operator]
+    assert (kept.answered_at - kept.seat_answered_at).total_seconds() == 0.5  # type: ignore[operator]
+    old = parse_end("ANSWER|3523|1796608830.125")
+    assert old is not None and (old.answered_at, old.seat_answered_at) == (None, None)
+    no_answer = parse_end("NOANSWER||1796608830.125|1796608811.750")
+    assert no_answer is not None and no_answer.answered_at is None and no_answer.seat_answered_at is not None
+    assert parse_end("ANSWER|x|soon") is None

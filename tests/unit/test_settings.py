@@ -43,3 +43,14 @@ def test_the_recording_format_is_one_of_three() -> None:
     for bad in ("mp3", "OGG", "opus", ""):
         with pytest.raises(SettingsError, match=r"HOTLINE_RECORDING_FORMAT: .*'ogg', 'flac' or 'wav'"):
             load_settings({"HOTLINE_RECORDING_FORMAT": bad})
+
+
+def test_fault_points_are_handed_out_one_per_service_process() -> None:
+    """Tests only: the keeper's first service process gets the first fault point, the next the second, the rest
+    none; a point that names no AMI event type is refused with the part that is wrong."""
+    s = load_settings({"HOTLINE_FAULT_EXIT_AFTER": "SeatConnected:1;CallbackProgress:2"})
+    assert s.fault_exit == ("SeatConnected", 1)
+    assert [s.fault_for(n).fault_exit for n in (1, 2, 3)] == [("SeatConnected", 1), ("CallbackProgress", 2), None]
+    assert load_settings({}).fault_for(1).fault_exit is None
+    with pytest.raises(SettingsError, match="'SeatConected:1'"):
+        load_settings({"HOTLINE_FAULT_EXIT_AFTER": "SeatConnected:1;SeatConected:1"})

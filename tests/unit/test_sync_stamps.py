@@ -15,6 +15,7 @@ from ami_bridge.sync import EndStamp, rebuild, stamp
 
 NOW = datetime(2026, 12, 7, 2, 0, 30, tzinfo=UTC)
 QUEUED, RANG, ANSWERED = NOW - timedelta(seconds=20.25), NOW - timedelta(seconds=12.5), NOW - timedelta(seconds=9.125)
+STARTED = NOW - timedelta(seconds=25.375)
 
 
 def epoch(at: datetime) -> str:
@@ -39,7 +40,7 @@ def talking(stamped: bool) -> list[Frame]:
     citizen = {"HOTLINE_CALL": "1.1", "HOTLINE_ROLE": "citizen"}
     seat = {"HOTLINE_CALL": "1.1"}
     if stamped:
-        citizen["HOTLINE_QUEUED"] = epoch(QUEUED)
+        citizen |= {"HOTLINE_QUEUED": epoch(QUEUED), "HOTLINE_STARTED": epoch(STARTED)}
         seat |= {"HOTLINE_RANG": epoch(RANG), "HOTLINE_ANSWERED": epoch(ANSWERED)}
     return [show("1.1", "PJSIP/carrier-in-00000001", 6, "00:00:25", "queue", **citizen),
             show("1.2", "PJSIP/8001-00000002", 6, "00:00:12", "from-queue", **seat)]  # fmt: skip
@@ -50,9 +51,37 @@ def test_a_talking_call_takes_its_times_from_the_stamps() -> None:
     assert (call.state, call.seat, call.queue) == (CallState.TALKING, "8001", "hotline")
     assert (call.queued_at, call.ring_started_at, call.answered_at) == (QUEUED, RANG, ANSWERED)
     assert (call.wait_ms, call.ring_ms) == (11125, 3375)
-    assert call.estimated == ("started_at",)  # Asterisk's Duration: whole seconds
+    assert call.started_at == STARTED and call.estimated == ()  # HOTLINE_STARTED: nothing estimated
     busy = rebuild(talking(stamped=True), [MEMBER], NOW, "hotline").busy["8001"]
     assert (busy.call_id, busy.kind, busy.leg) == ("1.1", "inbound", "1.2")  # the seat's channel, as live
+    assert busy.since == ANSWERED  # the seat has been talking since its answer, not since the resync
+
+
+def test_a_ringing_seat_has_rung_since_its_stamp() -> None:
+    citizen = {"HOTLINE_CALL": "1.1", "HOTLINE_ROLE": "citizen", "HOTLINE_QUEUED": epoch(QUEUED)}
+    frames = [show("1.1", "PJSIP/carrier-in-00000001", 6, "00:00:25", "queue", **citizen),
+              show("1.2", "PJSIP/8001-00000002", 5, "00:00:12", "from-queue", HOTLINE_CALL="1.1",
+                   HOTLINE_RANG=epoch(RANG))]  # fmt: skip
+    entry = Frame(FrameKind.EVENT, (("Event", "QueueEntry"), ("Queue", "hotline"), ("Uniqueid", "1.1"), ("Wait", "20")))
+    view = rebuild(frames, [MEMBER, entry], NOW, "hotline")
+    assert view.calls[0].state is CallState.RINGING and view.busy["8001"].since == RANG  # a miss measures from it
+
+
+def test_a_call_in_its_survey_is_answered_by_the_seat_its_channel_names() -> None:
+    """The seat hung up, the citizen answers the survey: [queue] put the seat's stamps and name on the citizen's
+    channel, so a bridge that starts now rebuilds the call as answered by that seat (not as a call nobody took)."""
+    citizen = {"HOTLINE_CALL": "1.1", "HOTLINE_ROLE": "citizen", "HOTLINE_STARTED": epoch(STARTED),
+               "HOTLINE_QUEUED": epoch(QUEUED), "HOTLINE_RANG": epoch(RANG), "HOTLINE_ANSWERED": epoch(ANSWERED),
+               "HOTLINE_SEAT": "8001"}  # fmt: skip
+    frames = [show("1.1", "PJSIP/carrier-in-00000001", 6, "00:00:25", "queue", **citizen)]
+    (call,) = rebuild(frames, [MEMBER], NOW, "hotline").calls
+    assert (call.state, call.seat, call.answered_at, call.ring_started_at) == (
+        CallState.AFTER_SEAT,
+        "8001",
+        ANSWERED,
+        RANG,
+    )
+    assert (call.wait_ms, call.ring_ms, call.started_at, call.estimated) == (11125, 3375, STARTED, ())
 
 
 def test_without_stamps_the_estimates_are_named_and_no_kpi_is_made_up() -> None:

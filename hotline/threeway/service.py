@@ -29,7 +29,7 @@ from ami_bridge.sync import stamp
 from hotline.errors import Kind
 from hotline.threeway import machine as tw
 from hotline.threeway.machine import Attempt, ThreewayRefused, TwCommand, TwEvent, TwState
-from hotline.topics import TOPIC_THREEWAY
+from hotline.topics import TOPIC_CALL, TOPIC_THREEWAY, CallChange
 
 from .. import tasks
 from ..settings import default
@@ -37,7 +37,7 @@ from .records import ThreewayRecords
 
 if TYPE_CHECKING:
     from ami_bridge.bridge import Bridge
-    from hotline.bus import Bus
+    from hotline.bus import Bus, Subscription
     from hotline.tickets.unitstore import UnitDirectory
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,14 @@ class ThreewayConfig:
     show_citizen: bool = default("threeway_show_citizen")
 
 
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """The bridge ended a call (its record's end): the attempt on it ends, if no hangup of the citizen ended it."""
+
+    call_id: str
+    at: datetime | None
+
+
 class ThreewayService:
     def __init__(
         self, client: AmiClient, bridge: Bridge, bus: Bus, units: UnitDirectory, records: ThreewayRecords | None,
@@ -106,15 +114,29 @@ class ThreewayService:
         self.config = config
         self._sessions: dict[str, _Session] = {}  # by call id
         self._by_seat: dict[str, str] = {}  # seat -> call id
-        self._events: asyncio.Queue[Heard] = asyncio.Queue()
+        self._events: asyncio.Queue[Heard | CallEnded] = asyncio.Queue()
         self._unsubscribe: Callable[[], None] | None = None
         self._ids = itertools.count(time.time_ns() // 1_000_000)  # unique across restarts: ms at the start
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._unsubscribe = self.bridge.subscribe(HEARD, self._events.put_nowait)
+        calls = self.bus.subscribe(TOPIC_CALL)
+        await calls.__aenter__()  # before the link is up: a call the first resync ends is heard
         self._tasks = [asyncio.create_task(self._consume(), name="threeway-events"),
-                       asyncio.create_task(self._recover_when_linked(), name="threeway-recover")]  # fmt: skip
+                       asyncio.create_task(self._recover_when_linked(), name="threeway-recover"),
+                       asyncio.create_task(self._calls_ending(calls), name="threeway-calls")]  # fmt: skip
+
+    async def _calls_ending(self, calls: Subscription) -> None:
+        """Calls that end with a three-way attempt going on, onto the event queue: a call can end with no hangup
+        of its citizen's channel ever seen (Asterisk died under it: `cut`), and its attempt ends with it."""
+        try:
+            async for _topic, message in calls:
+                call = message.call if isinstance(message, CallChange) else None
+                if call is not None and call.state is CallState.ENDED and call.call_id in self._sessions:
+                    self._events.put_nowait(CallEnded(call.call_id, call.ended_at))
+        finally:
+            await calls.__aexit__(None, None, None)
 
     async def close(self) -> None:
         if self._unsubscribe is not None:
@@ -307,7 +329,11 @@ class ThreewayService:
             except Exception:
                 log.exception("three-way: unexpected error on %s", type(event).__name__)
 
-    async def _on_event(self, event: Heard) -> None:
+    async def _on_event(self, event: Heard | CallEnded) -> None:
+        if isinstance(event, CallEnded):
+            if (session := self._sessions.get(event.call_id)) is not None:  # its citizen's hangup was not seen
+                await self._citizen_gone(session, event.at)
+            return
         if isinstance(event, ev.ThreewayProgress):
             await self._dial_status(event)
             return
@@ -368,12 +394,12 @@ class ThreewayService:
             await self.client.action("Redirect", {"Channel": session.citizen, "Context": "threeway-after",
                                                   "Exten": "s", "Priority": "1"})  # fmt: skip
 
-    async def _citizen_gone(self, session: _Session) -> None:
+    async def _citizen_gone(self, session: _Session, at: datetime | None = None) -> None:
         session.over = True
         attempt = session.attempt
         if attempt is not None and attempt.live:
             before_join = attempt.state in (TwState.REQUESTED, TwState.RINGING, TwState.CONSULTING)
-            await self._event(session, TwEvent.CITIZEN_LEFT)
+            await self._event(session, TwEvent.CITIZEN_LEFT, at)
             if before_join:  # the seat is dialling or consulting: end its leg (and so the unit's)
                 with contextlib.suppress(AmiError):
                     await self.client.action("Hangup", {"Channel": session.seat_channel})

@@ -30,6 +30,8 @@ S = CallState
 # (state, event type) -> next state. Events not listed for a state are illegal in it.
 TRANSITIONS: dict[tuple[CallState, type], CallState] = {
     (S.ARRIVING, ev.CallerJoinedQueue): S.QUEUED,
+    # a resync's QueueStatus already listed the caller, and its join event, sent before, is applied after it
+    (S.QUEUED, ev.CallerJoinedQueue): S.QUEUED,
     (S.QUEUED, ev.SeatCalled): S.RINGING,
     (S.RINGING, ev.SeatCalled): S.RINGING,  # strategies that ring several seats
     (S.RINGING, ev.SeatMissed): S.QUEUED,

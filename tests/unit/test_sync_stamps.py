@@ -156,3 +156,21 @@ def test_a_call_told_no_seat_is_free_before_the_queue_is_arriving_and_one_after_
     (call,) = rebuild([show("1.1", "PJSIP/carrier-in-00000001", 6, "00:00:25", "queue", **after)], [MEMBER], NOW,
                       "hotline").calls  # fmt: skip
     assert call.state is CallState.AFTER_SEAT
+
+
+def test_a_join_applied_after_the_resync_that_saw_it_is_no_illegal_event() -> None:
+    """Calls arriving fast (a restart under load): QueueStatus already lists the caller, and its QueueCallerJoin,
+    sent before the listing, is applied after it. That is the same join, not an illegal event (it used to force
+    a resync, which met the next such call: a resync storm)."""
+    from ami_bridge import events as ev
+
+    citizen = {"HOTLINE_CALL": "1.1", "HOTLINE_ROLE": "citizen", "HOTLINE_QUEUED": epoch(QUEUED),
+               "HOTLINE_STARTED": epoch(STARTED)}  # fmt: skip
+    frames = [show("1.1", "PJSIP/carrier-in-00000001", 6, "00:00:25", "queue", **citizen)]
+    entry = Frame(FrameKind.EVENT, (("Event", "QueueEntry"), ("Queue", "hotline"), ("Uniqueid", "1.1"), ("Wait", "20")))
+    book = CallBook()
+    (rebuilt,) = book.resync(rebuild(frames, [MEMBER, entry], NOW, "hotline").calls, NOW)
+    assert rebuilt.state is CallState.QUEUED
+    chan = ev.channel(frames[0])
+    (after,) = book.apply(ev.CallerJoinedQueue(QUEUED, chan, "hotline", 1))
+    assert (after.state, after.queued_at) == (CallState.QUEUED, QUEUED)

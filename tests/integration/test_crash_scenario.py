@@ -1,10 +1,10 @@
 """Nothing lost in a crash (issue 25), the whole floor at once: one scripted scenario with real Asterisk and sipp
-phones, run once without faults (the reference run) and again with the service process killed hard at each of a
-set of points, then compared table by table.
+phones, run once without faults (the reference run), again with the service process killed hard at each of a set
+of points, and again with Asterisk itself killed at two, then compared table by table.
 
 The scenario (seats 8005–8009, all logged in and paused at the start; each seat is resumed for its part and
 paused again once it answered, so the queue's choices are the script's):
-  A  13900139401  8005 answers, hangs up first; the citizen answers the survey with 2 (基本满意)
+  A  13900139401  8005 answers, hangs up first; the citizen answers the survey with 2 (满意)
   B  13900139402  8006 lets it ring out (未接, a miss), 8007 answers; the citizen hangs up
   D  13900139404  8008 answers and brings in a handling unit (三方通话, direct join); the unit, then the citizen,
                   hang up
@@ -23,6 +23,8 @@ Compared, with the fault run's record on the left:
   /api/floor today (total and per seat): with the counts the pure tally makes of the same run's events
   callback tasks and attempts, threeway attempts, survey results, recordings: with the reference run, every
       categorical field exactly; durations (talk, ring) within DRIFT_MS, the two runs being separate real calls.
+With Asterisk killed, the calls that died with it end `cut` and what differs from the reference because of that is
+stated in the test (test_asterisk_killed_at_a_point_of_the_script_cuts_only_what_was_live).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from .client import AmiActionError, AmiClient, AmiDisconnected, AmiError, LinkDo
 from .constants import CallState, SeatState
 from .ports import Publisher, SnapshotSink
 from .protocol import Frame
-from .queuelog import LoggedMiss, read_misses
+from .queuelog import LoggedMiss, last_events, read_misses
 from .ring_rule import REJECT_MARGIN_MS, PauseSeat, RingRule
 from .seat_control import SeatControl
 from .seats import IllegalSeatTransition, SeatBook
@@ -82,6 +82,7 @@ class Bridge:
         self.queue_log = queue_log  # Asterisk's queue_log, where it is readable here: misses the record lacks
         self.asterisk = AsteriskRun()  # when the linked Asterisk started, when the link was last lost
         self._lost_at: datetime | None = None
+        self._late_runs: dict[str, int] = {}  # seat -> misses in a row found in queue_log, applied after the seats
         self._dirty: dict[str, CallSnapshot | SeatSnapshot | MissSnapshot] = {}
         self._told: dict[str, tuple[str, str | None]] = {}  # call id → (state, seat) last logged at INFO
         self._dirty_event = asyncio.Event()
@@ -178,6 +179,7 @@ class Bridge:
         self._forget_ends([key for key, end in ended.items() if key not in live])
         for seat in self.seats.resync(view.members, view.busy, now):
             await self._publish_seat(seat)
+        await self._apply_late_runs()
         self._lost_at = None
         self.stats.resyncs += 1
         self.stats.last_resync_s = time.monotonic() - started
@@ -250,8 +252,36 @@ class Bridge:
         if found:
             log.warning("bridge: %d misses from Asterisk's queue_log that the record lacked (seats %s)", len(found),
                         ", ".join(sorted({m.seat for m in found})))  # fmt: skip
+        self._late_runs = await self._runs_of_misses(found, [*known, *found], since)
         mine = {m.call_id for m in found}
         return {call: n for call, n in Counter(m.call_id for m in [*known, *found]).items() if call in mine}
+
+    async def _runs_of_misses(
+        self, found: list[MissSnapshot], misses: list[MissSnapshot], since: datetime
+    ) -> dict[str, int]:
+        """For seats with misses found in queue_log: how many calls each missed since it last answered or resumed
+        (as miss_reset says), as far as the log's span shows it."""
+        assert self.queue_log is not None
+        seats = {m.seat for m in found}
+        reset = await asyncio.to_thread(last_events, self.queue_log, since, self.seats.reset_events)
+        runs = {}
+        for seat in seats:
+            after = reset.get(seat)
+            runs[seat] = sum(1 for m in misses if m.seat == seat and (after is None or m.at >= after))
+        return runs
+
+    async def _apply_late_runs(self) -> None:
+        """After the seats are rebuilt: a run of misses found in queue_log counts as if seen live, and the two-ring
+        rule pauses a ready seat whose run reached its limit (Asterisk does not: autopause is off)."""
+        runs, self._late_runs = self._late_runs, {}
+        for seat, in_row in sorted(runs.items()):
+            snap = self.seats.raise_misses(seat, in_row)
+            if snap is None:
+                continue
+            await self._publish_seat(snap)
+            log.warning("seat %s: %d calls missed in a row, found in queue_log after a restart", seat, in_row)
+            if snap.state is SeatState.READY and in_row >= self.rule.misses_to_pause and self.control is not None:
+                await self._pause(PauseSeat(seat, self.rule.reason, in_row, snap.call_id or ""))
 
     def _logged_miss(self, logged: LoggedMiss) -> MissSnapshot | None:
         seat = self.seats.get(logged.seat)

@@ -5,6 +5,7 @@ bridge followed Asterisk, and those still in the write-behind when the service w
 seconds: a miss found here is as precise as that.
 
     read_misses(Path(".../log/queue_log"), since)   # every RINGNOANSWER at or after `since`, oldest first
+    last_events(path, since, frozenset({"CONNECT"}))  # each seat's last answer since then
 """
 
 from __future__ import annotations
@@ -50,6 +51,20 @@ def read_misses(path: Path, since: datetime) -> list[LoggedMiss]:
         if miss is not None:
             found.append(miss)
     return found[::-1]
+
+
+def last_events(path: Path, since: datetime, events: frozenset[str]) -> dict[str, datetime]:
+    """For each member (seat), when it last had one of `events` (e.g. CONNECT: it answered; UNPAUSE: it resumed)
+    at or after `since`; seats with none in that span are absent."""
+    floor = int(since.timestamp())
+    last: dict[str, datetime] = {}
+    for line in _lines_backwards(path):
+        parts = line.strip().split("|")
+        if parts[0].isdigit() and int(parts[0]) < floor:
+            break
+        if len(parts) >= 5 and parts[0].isdigit() and parts[4] in events and parts[3] not in last:
+            last[parts[3]] = datetime.fromtimestamp(int(parts[0]), UTC)
+    return last
 
 
 def _lines_backwards(path: Path) -> Iterator[str]:

@@ -87,6 +87,22 @@ class SeatBook:
         self._seats: dict[str, _Seat] = {}
         self._known = seats  # None: any member name is a seat
 
+    @property
+    def reset_events(self) -> frozenset[str]:
+        """The queue_log events that end a seat's run of misses (miss_reset): CONNECT (answered), UNPAUSE."""
+        return frozenset({"CONNECT"} if self._reset_on_answer else set()) | (
+            frozenset({"UNPAUSE"}) if self._reset_on_resume else frozenset()
+        )
+
+    def raise_misses(self, seat: str, in_row: int) -> SeatSnapshot | None:
+        """The seat missed at least `in_row` calls in a row (found in queue_log after a restart): its count raised
+        to that; the changed snapshot, or None when it knew as much already."""
+        known = self._seats.get(seat)
+        if known is None or known.snap.misses_in_row >= in_row:
+            return None
+        known.snap = replace(known.snap, misses_in_row=in_row)
+        return known.snap
+
     def get(self, seat: str) -> SeatSnapshot | None:
         s = self._seats.get(seat)
         return s.snap if s else None

@@ -186,3 +186,57 @@ async def test_a_call_that_began_and_ended_while_no_service_ran_is_recorded(
         await realparts.hang_up_all(ami)
         await control.logout(SEAT)
         await citizen.stop()
+
+
+async def test_a_seat_that_missed_while_no_service_ran_is_paused_for_it(
+    asterisk: Any, settings: Settings, ami: AmiClient, tmp_path: Path
+) -> None:
+    """No service runs: 8005 lets a call ring out (未接) and 8006 answers it. The service started while the citizen
+    still talks finds the miss in Asterisk's queue_log: the call has it, 8005's misses in a row count it, and the
+    two-ring rule pauses 8005 (未接) as it would have live (Asterisk's autopause is off: nothing else would)."""
+    caller = "13900139465"
+    local = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+                                        "ivr": False, "survey": False})  # fmt: skip
+    control = SeatControl(ami, settings.queue, settings.pause_reasons)
+    await control.login("8005")
+    await control.login("8006", paused_reason="小休")  # so that 8005 rings first
+    slow = await realparts.seat_phone("8005", 15000, tmp_path)
+    quick = await realparts.seat_phone("8006", 1000, tmp_path)
+    frames: list[Frame] = []
+    stop = asyncio.Event()
+    recorder = asyncio.create_task(record_frames(ami, frames, stop))
+    citizen = await realparts.citizen_call(caller, 20000, tmp_path)  # rings out at 8005 (10 s), talks to 8006
+    try:
+        for _ in range(300):
+            if any(f.name == "AgentCalled" and f.get("MemberName") == "8005" for f in frames):
+                break
+            await asyncio.sleep(0.1)
+        await control.resume("8006")
+        for _ in range(300):
+            if any(f.name == "AgentConnect" and f.get("MemberName") == "8006" for f in frames):
+                break
+            await asyncio.sleep(0.1)
+        async with Service(local) as svc:
+            await asyncio.wait_for(svc.bridge.resynced.wait(), 15)
+            call = next(c for c in svc.bridge.calls.active() if c.caller_number == caller)
+            assert (call.seat, call.misses) == ("8006", 1), call
+            seat = svc.bridge.seats.get("8005")
+            for _ in range(50):  # the pause comes back from Asterisk as an event
+                seat = svc.bridge.seats.get("8005")
+                if seat is not None and seat.state.value == "paused":
+                    break
+                await asyncio.sleep(0.1)
+            assert seat is not None and (seat.state.value, seat.pause_reason, seat.misses_in_row) == (
+                "paused",
+                "未接",
+                1,
+            ), seat
+    finally:
+        stop.set()
+        await recorder
+        await realparts.hang_up_all(ami)
+        for name in ("8005", "8006"):
+            await control.logout(name)
+        await slow.stop()
+        await quick.stop()
+        await citizen.stop()

@@ -64,3 +64,20 @@ def test_a_last_line_cut_short_is_left_out(tmp_path: Path) -> None:
     log = tmp_path / "queue_log"
     log.write_text(LINES + "17")
     assert [m.seat for m in read_misses(log, datetime.fromtimestamp(1796681545, UTC))] == ["8005", "8007"]
+
+
+def test_each_seats_last_answer_or_resume(tmp_path: Path) -> None:
+    """What ends a seat's run of misses, as the log has it: its last CONNECT (answered) or UNPAUSE (resumed)."""
+    log = tmp_path / "queue_log"
+    log.write_text(
+        LINES + "1796681570|MANAGER|hotline|8005|UNPAUSE|\n1796681575|1796681574.3|hotline|8006|CONNECT|1|x|1\n"
+    )
+    at = lambda s: datetime.fromtimestamp(s, UTC)  # noqa: E731
+    since = at(1796681540)
+    assert queuelog.last_events(log, since, frozenset({"CONNECT"})) == {"8006": at(1796681575)}
+    assert queuelog.last_events(log, since, frozenset({"CONNECT", "UNPAUSE"})) == {
+        "8005": at(1796681570),
+        "8006": at(1796681575),
+    }
+    assert queuelog.last_events(log, at(1796681572), frozenset({"UNPAUSE"})) == {}  # older than `since`
+    assert queuelog.last_events(tmp_path / "none", since, frozenset({"CONNECT"})) == {}

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from hotline.db.models import (
     CallbackAttemptRow,
     CallbackTaskRow,
+    CallRow,
     QaAuditRow,
     QaSampleRow,
     QaScoreRow,
@@ -164,21 +165,25 @@ class RecordingStore:
     async def not_catalogued(self, since: datetime, until: datetime) -> list[Talk]:
         """Answered talks that ended in [since, until) and have no catalogue row: calls the bridge stored and
         callback attempts the citizen answered. What a process that died between a call's end and its catalogue
-        (the settle pause) left behind; the next one catches up (RecordingService.catch_up)."""
-        calls = [c for c in await self._calls.calls_between(since - CATCH_UP_LONGEST_CALL, until)
-                 if c.answered_at is not None and c.ended_at is not None and since <= c.ended_at < until]  # fmt: skip
-        talks = [talk_of(c) for c in calls]
-        query = select(CallbackAttemptRow.id).where(
+        (the settle pause) left behind; the next one catches up (RecordingService.catch_up). The database picks
+        them (calls by their start's index, then their end), so a start reads only those."""
+        catalogued = select(RecordingRow.call_id)
+        calls = select(CallRow.call_id).where(
+            CallRow.started_at >= since - CATCH_UP_LONGEST_CALL, CallRow.started_at < until,
+            CallRow.answered_at.is_not(None), CallRow.ended_at >= since, CallRow.ended_at < until,
+            CallRow.call_id.not_in(catalogued),
+        )  # fmt: skip
+        attempts = select(CallbackAttemptRow.id).where(
             CallbackAttemptRow.answered_at.is_not(None), CallbackAttemptRow.ended_at >= since,
-            CallbackAttemptRow.ended_at < until,
+            CallbackAttemptRow.ended_at < until, CallbackAttemptRow.id.not_in(catalogued),
         )  # fmt: skip
         async with self._session() as session:
-            attempts = list(await session.scalars(query))
-        for attempt_id in attempts:
+            call_ids, attempt_ids = list(await session.scalars(calls)), list(await session.scalars(attempts))
+        talks = [talk_of(c) for c in (await self._calls.calls(call_ids)).values()] if call_ids else []
+        for attempt_id in attempt_ids:
             if (talk := await self.callback_talk(attempt_id)) is not None:
                 talks.append(talk)
-        done = await self.catalogued(t.call_id for t in talks)
-        return [t for t in talks if t.call_id not in done]
+        return talks
 
     async def swept_talk(self, call_id: str) -> tuple[Talk, str] | None:
         """What the database knows of a recording the sweep found, and where from: a call the bridge wrote

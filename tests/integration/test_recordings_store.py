@@ -4,6 +4,7 @@ known calls gives the required counts and every complaint call; purged files are
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -135,3 +136,30 @@ async def test_purge_deletes_files_past_retention_and_keeps_complaints(service: 
         r = await service.store.get(kept)
         assert r is not None and r["status"] == "ok" and (service.root / r["path"]).exists()
     assert await service.purge(DAY) == 0  # nothing twice
+
+
+async def test_the_start_catches_up_on_talks_left_uncatalogued(service: RecordingService, store: Store) -> None:
+    """A process that died between a call's end and its catalogue (the settle pause) left an answered talk with no
+    row: the next start's catch-up finds it in the database, and only it (not a catalogued call, not one that was
+    never answered, not one that ended before the window), and catalogues it (its file is missing: flagged so)."""
+    from ami_bridge.constants import CallOutcome, CallState
+    from ami_bridge.snapshots import CallSnapshot
+
+    def call(call_id: str, answered: bool, ended: datetime) -> CallSnapshot:
+        started = ended - timedelta(minutes=2)
+        return CallSnapshot(call_id, CallState.ENDED, "13800000000", None, None, started, queue="hotline", seat="8001",
+                            answered_at=started + timedelta(seconds=10) if answered else None, ended_at=ended,
+                            outcome=CallOutcome.ANSWERED if answered else CallOutcome.ABANDONED)  # fmt: skip
+
+    now = datetime.now(UTC)
+    minutes = lambda n: now - timedelta(minutes=n)  # noqa: E731
+    await store.save(calls=[call("left", True, minutes(5)), call("done", True, minutes(4)),
+                            call("lost", False, minutes(3)), call("old", True, now - timedelta(days=2))])  # fmt: skip
+    await add_call(service, "done", "8001", now - timedelta(minutes=6))
+    talks = await service.store.not_catalogued(now - timedelta(days=1), now)
+    assert [t.call_id for t in talks] == ["left"]
+    service.config = replace(service.config, settle_s=0)
+    assert await service.catch_up(now) == 1
+    row = await service.store.get("left")
+    assert row is not None and row["status"] == "missing", row
+    assert await service.store.not_catalogued(now - timedelta(days=1), now) == []

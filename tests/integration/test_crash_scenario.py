@@ -53,7 +53,8 @@ from ami_bridge.snapshots import CallSnapshot, MissSnapshot
 from hotline.asterisk.instance import seat_passwords
 from hotline.db.store import Store
 from hotline.demo import phones
-from hotline.floor.stats import Targets, tally
+from hotline.floor.plugin import targets_of
+from hotline.floor.stats import tally
 from hotline.recordings.qaauth import add_user, load_users
 from hotline.settings import Settings
 from tests.helpers import faults, realparts, talking
@@ -389,11 +390,7 @@ def pure(
 
 
 def floor_tally(settings: Settings, calls: dict[str, CallSnapshot], misses: list[MissSnapshot]) -> dict[str, Any]:
-    targets = Targets(
-        ring_limit_ms=settings.ring_timeout_s * 1000, service_level_s=settings.service_level_s,
-        service_level_target=settings.service_level_target, answer_rate_target=settings.answer_rate_target,
-    )  # fmt: skip
-    want = tally(list(calls.values()), misses, targets)
+    want = tally(list(calls.values()), misses, targets_of(settings))
     expected = {"total": want.total.to_json(), **{seat: f.to_json() for seat, f in want.seats.items()}}
     return {k: {n: v[n] for n in faults.COUNTS} for k, v in expected.items()}
 
